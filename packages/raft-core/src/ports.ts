@@ -1,0 +1,144 @@
+import type { ConfState, Entry, HardState, Index, Message, NodeId, Snapshot, SnapshotMeta, Term } from './types.js';
+
+/** What a {@link LogStorage} holds when a node starts. */
+export interface InitialState {
+  readonly hardState: HardState;
+  /** The configuration at the snapshot (or the bootstrap configuration); empty for a new node. */
+  readonly confState: ConfState;
+  /** Metadata of the latest snapshot, or null if none (the log then starts at index 1). */
+  readonly snapshot: SnapshotMeta | null;
+  /** Index of the first entry in the log (snapshot index + 1, or 1). */
+  readonly firstIndex: Index;
+  /** Index of the last entry in the log (the snapshot index when the log is empty). */
+  readonly lastIndex: Index;
+}
+
+/** One durable write, produced from one `Ready`. Applied in the order snapshot → entries → hardState. */
+export interface StorageWrite {
+  /** Install this snapshot first: discard every entry with index ≤ `snapshot.meta.index`. */
+  readonly snapshot?: Snapshot;
+  /**
+   * Entries to append. `entries[0].index` may be ≤ the current last index: every stored entry
+   * with index ≥ `entries[0].index` is replaced (a conflicting suffix is truncated).
+   */
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState;
+  /** The conf state to record (at bootstrap or with a snapshot). */
+  readonly confState?: ConfState;
+}
+
+/**
+ * `LogStorage` is the durable home of a node's log, hard state, configuration and snapshot.
+ * raft-core keeps the log since the last snapshot in memory; storage is read at start-up
+ * (`initialState`, `entries`) and written once per `Ready` (`save`).
+ */
+export interface LogStorage {
+  /**
+   * The state to resume from.
+   *
+   * Correctness:
+   * - reflects every `save` whose promise resolved (with `sync`), and nothing half-written;
+   * - `firstIndex = snapshot.index + 1` (or 1), `lastIndex ≥ firstIndex - 1`.
+   */
+  initialState(): Promise<InitialState>;
+
+  /**
+   * Entries with index in `[lo, hi)`, in order, stopping before the total `data` size exceeds
+   * `maxBytes` (at least one entry is always returned when the range is non-empty).
+   *
+   * Correctness:
+   * - throws `RaftError('Compacted')` if `lo < firstIndex`; throws if `hi > lastIndex + 1`;
+   * - no holes: `result[i].index === lo + i`.
+   */
+  entries(lo: Index, hi: Index, maxBytes?: number): Promise<Entry[]>;
+
+  /**
+   * The term of the entry at `index`; the snapshot's term at the snapshot index.
+   *
+   * Correctness: throws `RaftError('Compacted')` below the snapshot index.
+   */
+  term(index: Index): Promise<Term>;
+
+  /**
+   * Durably apply one write (see {@link StorageWrite}).
+   *
+   * Correctness:
+   * - when `sync` is true, everything in `write` is durable (fsynced) before the promise resolves;
+   * - atomic: after a crash the storage reflects either all of `write` or none of it;
+   * - entries at index ≥ `write.entries[0].index` that were stored before are discarded;
+   * - no holes: the log stays contiguous from `firstIndex` to `lastIndex`;
+   * - calls are issued one at a time, in order (the driver never overlaps them).
+   */
+  save(write: StorageWrite, sync: boolean): Promise<void>;
+
+  /**
+   * Discard entries with index ≤ `index` (log compaction behind a snapshot already saved).
+   *
+   * Correctness: `index` ≤ the latest snapshot's index; `term(index)` keeps answering for the
+   * snapshot index itself.
+   */
+  compact(index: Index): Promise<void>;
+
+  /** The latest snapshot saved, or null. */
+  snapshot(): Promise<Snapshot | null>;
+
+  /** Release resources. Further calls may throw. */
+  close(): Promise<void>;
+}
+
+/** Receives every message addressed to this node. */
+export type MessageHandler = (message: Message) => void;
+
+/**
+ * `Transport` carries messages between nodes. Fire-and-forget: Raft tolerates loss,
+ * duplication and reordering, so a transport may drop under pressure rather than grow buffers.
+ */
+export interface Transport {
+  /**
+   * Start delivering inbound messages to `handler`.
+   *
+   * Correctness: only messages whose `to` is this node are delivered; the handler is never
+   * called after `stop()` resolves.
+   */
+  start(handler: MessageHandler): Promise<void>;
+
+  /**
+   * Queue `messages` for `to`. Never throws for an unreachable peer (the messages are dropped).
+   *
+   * Correctness: never delivers a message that was not sent (no corruption); bounded memory.
+   */
+  send(to: NodeId, messages: readonly Message[]): void;
+
+  /** Stop sending and receiving; release sockets and timers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `StateMachine` is the replicated application. Entries are applied in log order, exactly once
+ * per process lifetime after `restore` (or from index 1).
+ */
+export interface StateMachine<R = unknown> {
+  /**
+   * Apply one committed entry and return its result (handed to the proposer on this node).
+   * Empty no-op entries from new leaders and membership entries are applied too (their `type`
+   * says which); a state machine usually ignores them.
+   *
+   * Correctness: deterministic — every replica must reach the same state from the same entries.
+   */
+  apply(entry: Entry): R | Promise<R>;
+  /** Serialize the state (everything applied so far). */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** Replace the whole state with a snapshot's. */
+  restore(data: Uint8Array): void | Promise<void>;
+}
+
+/** An opaque timer handle. */
+export type TimerHandle = unknown;
+
+/** `Clock` drives the driver's ticks. Tests and the simulator pass a fake one. */
+export interface Clock {
+  setInterval(fn: () => void, ms: number): TimerHandle;
+  clearInterval(handle: TimerHandle): void;
+  /** Milliseconds since an arbitrary origin (monotonic). */
+  now(): number;
+}
