@@ -1,4 +1,23 @@
-export { EntryType, EMPTY_CONF_STATE, EMPTY_HARD_STATE, MESSAGE_TYPES } from './types.js';
+export type { RaftConfig } from './config.js';
+export type { RaftErrorCode } from './errors.js';
+export { FatalError, NotLeaderError, RaftError, RaftInvariantError } from './errors.js';
+export type { LogFields, Logger } from './logger.js';
+export { noopLogger } from './logger.js';
+export type { NodeStatus, RaftNodeEvents, RaftNodeOptions } from './node.js';
+export { RaftNode, systemClock } from './node.js';
+export type {
+  Clock,
+  InitialState,
+  LogStorage,
+  MessageHandler,
+  StateMachine,
+  StorageWrite,
+  TimerHandle,
+  Transport,
+} from './ports.js';
+export type { RaftState } from './raft.js';
+export type { RawStatus, Ready, SoftState } from './raw-node.js';
+export { RawNode } from './raw-node.js';
 export type {
   ConfChange,
   ConfChangeOp,
@@ -26,17 +45,4 @@ export type {
   SnapshotMeta,
   Term,
 } from './types.js';
-export { FatalError, NotLeaderError, RaftError, RaftInvariantError } from './errors.js';
-export type { RaftErrorCode } from './errors.js';
-export { noopLogger } from './logger.js';
-export type { LogFields, Logger } from './logger.js';
-export type {
-  Clock,
-  InitialState,
-  LogStorage,
-  MessageHandler,
-  StateMachine,
-  StorageWrite,
-  TimerHandle,
-  Transport,
-} from './ports.js';
+export { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EntryType, MESSAGE_TYPES } from './types.js';

@@ -15,4 +15,9 @@ export interface Logger {
 const noop = (): void => {};
 
 /** A logger that discards everything (the default). */
-export const noopLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+export const noopLogger: Logger = Object.freeze({
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+});

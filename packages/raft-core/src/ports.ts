@@ -1,4 +1,14 @@
-import type { ConfState, Entry, HardState, Index, Message, NodeId, Snapshot, SnapshotMeta, Term } from './types.js';
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Index,
+  Message,
+  NodeId,
+  Snapshot,
+  SnapshotMeta,
+  Term,
+} from './types.js';
 
 /** What a {@link LogStorage} holds when a node starts. */
 export interface InitialState {

@@ -1,12 +1,21 @@
-export { MemoryLogStorage } from './memory-log-storage.js';
+export { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
 export {
+  type LogStorageFactory,
   logStorageConformance,
   logStorageConformanceCases,
-  type LogStorageFactory,
 } from './log-storage-conformance.js';
-export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
+export { MemoryLogStorage } from './memory-log-storage.js';
+// export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
+// export {
+//   transportConformance,
+//   transportConformanceCases,
+//   type TransportFactory,
+// } from './transport-conformance.js';
+export { Rng } from './rng.js';
 export {
-  transportConformance,
-  transportConformanceCases,
-  type TransportFactory,
-} from './transport-conformance.js';
+  type ProposeOutcome,
+  SimCluster,
+  type SimClusterOptions,
+  type SimNetworkOptions,
+  type SimStats,
+} from './sim-cluster.js';

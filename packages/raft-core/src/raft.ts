@@ -1,0 +1,678 @@
+import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from './config.js';
+import { NotLeaderError, panic, RaftError } from './errors.js';
+import { entrySize, RaftLog } from './log.js';
+import type { Logger } from './logger.js';
+import { configFromConfState, ProgressTracker } from './tracker/progress-tracker.js';
+import {
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Index,
+  type Message,
+  type MsgApp,
+  type MsgAppResp,
+  type MsgHeartbeat,
+  type MsgHeartbeatResp,
+  type MsgVote,
+  type NodeId,
+  type Role,
+  type Snapshot,
+  type Term,
+} from './types.js';
+
+/** What a node starts from: its durable state as read from storage. */
+export interface RaftState {
+  readonly hardState: HardState;
+  readonly confState: ConfState;
+  /** The snapshot point the log starts after (index 0, term 0 for none). */
+  readonly snapshotIndex: Index;
+  readonly snapshotTerm: Term;
+  /** Every entry after the snapshot point, in order. */
+  readonly entries: readonly Entry[];
+}
+
+type CampaignType = 'preElection' | 'election' | 'transfer';
+
+/**
+ * `Raft` is the role state machine of one replica (§5): follower, pre-candidate, candidate
+ * and leader, with PreVote, CheckQuorum and pipelined replication. It is synchronous and does
+ * no I/O; {@link RawNode} wraps it with the Ready/advance protocol.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly cfg: ResolvedRaftConfig;
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  private readonly logger: Logger;
+
+  term: Term = 0;
+  vote: NodeId | null = null;
+  lead: NodeId | null = null;
+  role: Role = 'follower';
+
+  /** Messages that may be sent at once (they depend on nothing unpersisted). */
+  msgs: Message[] = [];
+  /** Messages to send only after this Ready's entries/hard state are durable. */
+  msgsAfterPersist: Message[] = [];
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** Leader: entries were appended (or the commit index moved) and followers should hear of it. */
+  private pendingBcast = false;
+
+  constructor(config: RaftConfig, state: RaftState) {
+    this.cfg = resolveConfig(config);
+    this.id = this.cfg.id;
+    this.logger = this.cfg.logger;
+    this.log = new RaftLog(
+      state.snapshotIndex,
+      state.snapshotTerm,
+      state.entries,
+      state.hardState.commit,
+    );
+    this.tracker = new ProgressTracker(this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
+    this.tracker.setConfig(configFromConfState(state.confState), this.log.lastIndex() + 1);
+    this.term = state.hardState.term;
+    this.vote = state.hardState.vote;
+    this.becomeFollower(this.term, null);
+    this.logger.info(`${this.id} started at term ${this.term}`, {
+      commit: this.log.committed,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+    });
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  /** A node may campaign only if it is a voter in the current configuration. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Role transitions
+
+  private reset(term: Term): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.lead = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.tracker.resetVotes();
+    this.pendingBcast = false;
+    const last = this.log.lastIndex();
+    for (const [id, pr] of this.tracker.progress) {
+      pr.match = 0;
+      pr.next = last + 1;
+      pr.state = 'probe';
+      pr.probeSent = false;
+      pr.pendingSnapshot = 0;
+      pr.recentActive = false;
+      pr.inflights.reset();
+      if (id === this.id) {
+        // The leader counts itself only for what is durable (thesis §10.2.1).
+        pr.match = this.log.stable;
+      }
+    }
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    const et = this.cfg.electionTick;
+    this.randomizedElectionTimeout = et + Math.floor(this.cfg.random() * et);
+  }
+
+  becomeFollower(term: Term, lead: NodeId | null): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+    this.logger.info(`${this.id} became follower at term ${this.term}`, { lead });
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') panic('invalid transition [leader -> pre-candidate]');
+    // PreVote does not change the term or the vote (thesis §9.6).
+    this.tracker.resetVotes();
+    this.lead = null;
+    this.role = 'preCandidate';
+    this.logger.info(`${this.id} became pre-candidate at term ${this.term}`);
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') panic('invalid transition [leader -> candidate]');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+    this.logger.info(`${this.id} became candidate at term ${this.term}`);
+  }
+
+  private becomeLeader(): void {
+    if (this.role === 'follower') panic('invalid transition [follower -> leader]');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    const self = this.tracker.progress.get(this.id);
+    // The leader's own progress is trivially in replicate state.
+    if (self) self.becomeReplicate();
+    // §8: a new leader commits an empty entry of its own term to learn what is committed.
+    this.appendEntries([{ index: 0, term: 0, type: EntryType.Normal, data: EMPTY }]);
+    this.logger.info(`${this.id} became leader at term ${this.term}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ticks
+
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup('election');
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum) {
+        if (!this.tracker.quorumActive(this.id)) {
+          this.logger.warn(`${this.id} stepped down to follower since quorum is not active`);
+          this.becomeFollower(this.term, null);
+          return;
+        }
+        for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
+      }
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Elections
+
+  /** Starts an election now (as if the election timeout elapsed). */
+  hup(kind: 'election' | 'transfer'): void {
+    if (this.role === 'leader') return;
+    if (!this.promotable()) {
+      this.logger.warn(`${this.id} is unpromotable and can not campaign`);
+      return;
+    }
+    if (kind === 'transfer') this.campaign('transfer');
+    else if (this.cfg.preVote) this.campaign('preElection');
+    else this.campaign('election');
+  }
+
+  private campaign(t: CampaignType): void {
+    let term: Term;
+    let type: 'MsgVote' | 'MsgPreVote';
+    if (t === 'preElection') {
+      this.becomePreCandidate();
+      type = 'MsgPreVote';
+      term = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      type = 'MsgVote';
+      term = this.term;
+    }
+    this.tracker.recordVote(this.id, true);
+    if (this.tracker.tallyVotes().result === 'won') {
+      // A single-voter cluster wins at once.
+      if (t === 'preElection') this.campaign('election');
+      else this.becomeLeader();
+      return;
+    }
+    const lastIndex = this.log.lastIndex();
+    const logTerm = this.log.lastTerm();
+    for (const id of [...this.tracker.config.voters.ids()].sort()) {
+      if (id === this.id) continue;
+      this.logger.info(
+        `${this.id} [logterm: ${logTerm}, index: ${lastIndex}] sent ${type} request to ${id} at term ${this.term}`,
+      );
+      const m: MsgVote = {
+        type,
+        from: this.id,
+        to: id,
+        term,
+        index: lastIndex,
+        logTerm,
+        transfer: t === 'transfer',
+      };
+      // A real vote request depends on the persisted term and self-vote; a pre-vote changes nothing.
+      if (type === 'MsgVote') this.msgsAfterPersist.push(m);
+      else this.msgs.push(m);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Step
+
+  /** Processes one message from a peer. */
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.from === this.id) throw new RaftError('StepLocalMsg', 'cannot step a message from self');
+    if (m.term > this.term) {
+      if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+        const inLease =
+          this.cfg.checkQuorum &&
+          this.lead !== null &&
+          this.electionElapsed < this.cfg.electionTick;
+        if (!m.transfer && inLease) {
+          // Thesis §4.2.3: a node that hears from a current leader ignores disruptive votes.
+          this.logger.info(
+            `${this.id} [term: ${this.term}] ignored ${m.type} from ${m.from} at term ${m.term}: lease is not expired`,
+          );
+          return;
+        }
+      }
+      if (m.type === 'MsgPreVote') {
+        // Never change our term in response to a PreVote.
+      } else if (m.type === 'MsgPreVoteResp' && !m.reject) {
+        // A granted pre-vote carries the term we would campaign at; keep ours until we win.
+      } else {
+        this.logger.info(
+          `${this.id} [term: ${this.term}] received a ${m.type} message with higher term from ${m.from} [term: ${m.term}]`,
+        );
+        if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap') {
+          this.becomeFollower(m.term, m.from);
+        } else {
+          this.becomeFollower(m.term, null);
+        }
+      }
+    } else if (m.term < this.term) {
+      if (
+        (this.cfg.checkQuorum || this.cfg.preVote) &&
+        (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')
+      ) {
+        // A stale leader (e.g. after a partition) learns our term and steps down; without this it
+        // could keep a partitioned node from ever rejoining under CheckQuorum/PreVote.
+        this.send(
+          {
+            type: 'MsgAppResp',
+            from: this.id,
+            to: m.from,
+            term: this.term,
+            index: 0,
+            reject: false,
+            hintIndex: 0,
+            hintTerm: 0,
+          },
+          false,
+        );
+      } else if (m.type === 'MsgPreVote') {
+        this.send(
+          { type: 'MsgPreVoteResp', from: this.id, to: m.from, term: this.term, reject: true },
+          false,
+        );
+      }
+      return;
+    }
+
+    if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        break;
+      case 'candidate':
+      case 'preCandidate':
+        this.stepCandidate(m);
+        break;
+      case 'follower':
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  private handleVoteRequest(m: MsgVote): void {
+    // §5.2/§5.4.1: grant if we have not voted for someone else in this term and the candidate's
+    // log is at least as up-to-date as ours. A PreVote for a future term is judged on the log only.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.lead === null) ||
+      (m.type === 'MsgPreVote' && m.term > this.term);
+    const respType = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      this.logger.info(`${this.id} cast ${m.type} for ${m.from} at term ${this.term}`);
+      // The response carries the candidate's term, so a granted PreVote is recognisable.
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false }, true);
+      if (m.type === 'MsgVote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.logger.info(`${this.id} rejected ${m.type} from ${m.from} at term ${this.term}`);
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true }, true);
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    const myResp = this.role === 'preCandidate' ? 'MsgPreVoteResp' : 'MsgVoteResp';
+    switch (m.type) {
+      case 'MsgApp':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppendEntries(m);
+        return;
+      case 'MsgHeartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'MsgVoteResp':
+      case 'MsgPreVoteResp': {
+        if (m.type !== myResp) return;
+        this.tracker.recordVote(m.from, !m.reject);
+        const { granted, rejected, result } = this.tracker.tallyVotes();
+        this.logger.info(
+          `${this.id} has received ${granted} ${m.type} votes and ${rejected} vote rejections`,
+        );
+        if (result === 'won') {
+          if (this.role === 'preCandidate') this.campaign('election');
+          else {
+            this.becomeLeader();
+            this.bcastAppend(true);
+          }
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, null);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'MsgApp':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppendEntries(m);
+        return;
+      case 'MsgHeartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'MsgTimeoutNow':
+        this.logger.info(
+          `${this.id} [term ${this.term}] received MsgTimeoutNow from ${m.from} and starts an election`,
+        );
+        this.hup('transfer');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (pr === undefined) return;
+    switch (m.type) {
+      case 'MsgAppResp':
+        pr.recentActive = true;
+        this.handleAppendResponse(m);
+        return;
+      case 'MsgHeartbeatResp':
+        this.handleHeartbeatResponse(m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower side of replication
+
+  private handleAppendEntries(m: MsgApp): void {
+    if (m.index < this.log.committed) {
+      // Everything up to our commit index is known to match; tell the leader so.
+      this.send(this.appResp(m.from, this.log.committed), true);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.send(this.appResp(m.from, lastNew), true);
+      return;
+    }
+    // Mismatch: hint the leader at the last entry that could possibly match (fast backtracking).
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.logger.debug(
+      `${this.id} [logterm: ${this.log.term(m.index) ?? 0}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${m.from}`,
+    );
+    this.send(
+      {
+        type: 'MsgAppResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: m.index,
+        reject: true,
+        hintIndex: hint.index,
+        hintTerm: hint.term,
+      },
+      true,
+    );
+  }
+
+  private appResp(to: NodeId, index: Index): MsgAppResp {
+    return {
+      type: 'MsgAppResp',
+      from: this.id,
+      to,
+      term: this.term,
+      index,
+      reject: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    };
+  }
+
+  private handleHeartbeat(m: MsgHeartbeat): void {
+    // The leader caps the commit index at our match, so it is safe to apply (§5.3).
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    const r: MsgHeartbeatResp = {
+      type: 'MsgHeartbeatResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      context: m.context,
+    };
+    this.send(r, false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader side of replication
+
+  private handleAppendResponse(m: MsgAppResp): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (pr === undefined) return;
+    if (m.reject) {
+      this.logger.debug(
+        `${this.id} received MsgAppResp(rejected, hint: (index ${m.hintIndex}, term ${m.hintTerm})) from ${m.from} for index ${m.index}`,
+      );
+      let next = m.hintIndex;
+      if (m.hintTerm > 0) {
+        // Skip every entry of ours that cannot match the follower's log (thesis §5.3).
+        next = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
+      }
+      if (pr.maybeDecrTo(m.index, next)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) {
+      if (wasPaused && !pr.isPaused()) this.sendAppend(m.from, false);
+      return;
+    }
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
+    else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+
+    // NB: followers learn a new commit index with the next append or heartbeat, not with a
+    // dedicated message: it halves the messages per proposal when proposals are sequential.
+    this.maybeCommit();
+    // Keep the pipe full.
+    while (this.sendAppend(m.from, false)) {
+      /* send as much as flow control allows */
+    }
+  }
+
+  private handleHeartbeatResponse(m: MsgHeartbeatResp): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+  }
+
+  /** §5.3/§5.4.2: commit the highest index on a quorum, but only counting entries of our term. */
+  maybeCommit(): boolean {
+    const mci = this.tracker.committed();
+    if (
+      mci > this.log.committed &&
+      mci !== Number.POSITIVE_INFINITY &&
+      this.log.term(mci) === this.term
+    ) {
+      this.log.commitTo(mci);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sends entries from `pr.next` to `to` if flow control allows. With `sendIfEmpty`, a MsgApp
+   * without entries is sent too (to probe or to carry the commit index). Returns true if sent.
+   */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.tracker.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      // The entries the follower needs were compacted: it must catch up from a snapshot.
+      panic(
+        `${this.id}: entries for ${to} at ${prevIndex} compacted and snapshots are not supported yet`,
+      );
+    }
+    const ents = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxSizePerMsg);
+    if (ents.length === 0 && !sendIfEmpty) return false;
+    let bytes = 0;
+    for (const e of ents) bytes += entrySize(e);
+    const m: MsgApp = {
+      type: 'MsgApp',
+      from: this.id,
+      to,
+      term: this.term,
+      index: prevIndex,
+      logTerm: prevTerm,
+      entries: ents,
+      commit: this.log.committed,
+    };
+    if (ents.length > 0) pr.sentEntries((ents[ents.length - 1] as Entry).index, bytes);
+    else if (pr.state === 'probe') pr.probeSent = true;
+    this.send(m, false);
+    return ents.length > 0;
+  }
+
+  /** Sends appends to every follower that can take them. */
+  private bcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.tracker.progress.keys()) {
+      if (id !== this.id) this.sendAppend(id, sendIfEmpty);
+    }
+  }
+
+  private bcastHeartbeat(): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id) continue;
+      const m: MsgHeartbeat = {
+        type: 'MsgHeartbeat',
+        from: this.id,
+        to: id,
+        term: this.term,
+        commit: Math.min(pr.match, this.log.committed),
+        context: 0,
+      };
+      this.send(m, false);
+    }
+  }
+
+  /**
+   * Leader only: sends the entries appended since the last call to every follower that can take
+   * them. Called once per Ready so that concurrent proposals travel in one MsgApp (group commit).
+   */
+  flushAppends(): void {
+    if (this.pendingBcast && this.role === 'leader') {
+      for (const id of this.tracker.progress.keys()) {
+        if (id === this.id) continue;
+        while (this.sendAppend(id, false)) {
+          /* pipeline as far as flow control allows */
+        }
+      }
+    }
+    this.pendingBcast = false;
+  }
+
+  hasPendingBcast(): boolean {
+    return this.pendingBcast && this.role === 'leader';
+  }
+
+  private appendEntries(ents: readonly Entry[]): Index {
+    let li = this.log.lastIndex();
+    const stamped: Entry[] = ents.map((e) => {
+      li++;
+      return { index: li, term: this.term, type: e.type, data: e.data };
+    });
+    this.log.append(stamped);
+    this.pendingBcast = true;
+    return li;
+  }
+
+  /**
+   * Leader: appends a new entry. Throws {@link NotLeaderError} elsewhere.
+   * Returns the entry's index and term (the proposal is committed iff an entry with this index
+   * and term is ever applied).
+   */
+  propose(data: Uint8Array, type: EntryType = EntryType.Normal): { index: Index; term: Term } {
+    if (this.role !== 'leader') throw new NotLeaderError(this.lead);
+    const index = this.appendEntries([{ index: 0, term: 0, type, data }]);
+    return { index, term: this.term };
+  }
+
+  /** Called by RawNode.advance once entries up to (index, term) are durable. */
+  onStable(index: Index, term: Term): void {
+    this.log.stableTo(index, term);
+    if (this.role === 'leader') {
+      const self = this.tracker.progress.get(this.id);
+      if (self?.maybeUpdate(this.log.stable)) this.maybeCommit();
+    }
+  }
+
+  /** Installs a snapshot that was persisted (driver side). Placeholder for issue 3. */
+  restoreSnapshot(s: Snapshot): void {
+    this.log.restore(s);
+  }
+
+  private send(m: Message, afterPersist: boolean): void {
+    if (afterPersist) this.msgsAfterPersist.push(m);
+    else this.msgs.push(m);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,196 @@
+import type { RaftConfig } from './config.js';
+import { panic } from './errors.js';
+import { Raft, type RaftState } from './raft.js';
+import { confStateFromConfig } from './tracker/progress-tracker.js';
+import type {
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  Index,
+  Message,
+  NodeId,
+  Role,
+  Snapshot,
+  Term,
+} from './types.js';
+
+/** Volatile state that is useful to observe but never persisted. */
+export interface SoftState {
+  readonly lead: NodeId | null;
+  readonly role: Role;
+}
+
+/**
+ * `Ready` is everything a {@link RawNode} needs its driver to do, and the only I/O seam of the
+ * pure core. Handle it in this order:
+ *
+ * 1. send `messages` — they depend on nothing unpersisted (the leader's appends and heartbeats
+ *    may go out before its own write completes, thesis §10.2.1);
+ * 2. persist `snapshot`, then `entries` (replacing stored entries from `entries[0].index` on),
+ *    then `hardState` — durably (fsync) when `mustSync`;
+ * 3. only then send `messagesAfterPersist` (votes, append acknowledgements: they promise that
+ *    the state above is durable);
+ * 4. apply `committedEntries` to the state machine, in order (after installing `snapshot`);
+ * 5. call {@link RawNode.advance} with this Ready.
+ *
+ * Never call `ready()` again before `advance()`; `step`, `tick` and `propose` may be called
+ * in between (their effects appear in the next Ready).
+ */
+export interface Ready {
+  /** Present only when it changed since the last Ready. Persist BEFORE `messagesAfterPersist`. */
+  readonly hardState: HardState | null;
+  /** Entries to persist BEFORE `messagesAfterPersist` are sent. */
+  readonly entries: readonly Entry[];
+  /** A snapshot to persist and install BEFORE the entries and any apply. */
+  readonly snapshot: Snapshot | null;
+  /** Committed entries to apply, in order, AFTER persisting. */
+  readonly committedEntries: readonly Entry[];
+  /** Messages that may be sent at once. */
+  readonly messages: readonly Message[];
+  /** Messages to send only AFTER the state above is durable. */
+  readonly messagesAfterPersist: readonly Message[];
+  /** Whether the write must be fsynced (entries, term or vote changed). */
+  readonly mustSync: boolean;
+  /** Present when the leader or role changed since the last Ready. */
+  readonly softState: SoftState | null;
+}
+
+/** A snapshot of a node's state for observability. */
+export interface RawStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commitIndex: Index;
+  readonly appliedIndex: Index;
+  readonly lastIndex: Index;
+  readonly confState: ConfState;
+}
+
+/**
+ * `RawNode` is a synchronous, I/O-free Raft replica: inputs are `tick`, `step` and `propose`;
+ * outputs come out of `ready()` and are acknowledged with `advance()`.
+ */
+export class RawNode {
+  readonly raft: Raft;
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private inReady = false;
+
+  constructor(config: RaftConfig, state: RaftState) {
+    this.raft = new Raft(config, state);
+    this.prevHardState = state.hardState;
+    this.prevSoftState = { lead: null, role: 'follower' };
+  }
+
+  /** Advances the logical clock by one tick. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Campaigns at once (as if the election timeout elapsed). */
+  campaign(): void {
+    this.raft.hup('election');
+  }
+
+  /** Steps a message received from a peer. */
+  step(m: Message): void {
+    this.raft.step(m);
+  }
+
+  /** Proposes an entry (leader only; throws `NotLeaderError` otherwise). */
+  propose(data: Uint8Array, type?: EntryType): { index: Index; term: Term } {
+    return this.raft.propose(data, type);
+  }
+
+  softState(): SoftState {
+    return { lead: this.raft.lead, role: this.raft.role };
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.prevHardState;
+    const r = this.raft;
+    return p.term !== r.term || p.vote !== r.vote || p.commit !== r.log.committed;
+  }
+
+  /** True if `ready()` would return something to do. */
+  hasReady(): boolean {
+    const r = this.raft;
+    const ss = this.prevSoftState;
+    return (
+      r.msgs.length > 0 ||
+      r.msgsAfterPersist.length > 0 ||
+      r.hasPendingBcast() ||
+      r.log.hasUnstable() ||
+      r.log.pendingSnapshot !== null ||
+      r.log.hasNextCommittedEntries() ||
+      this.hardStateChanged() ||
+      ss.lead !== r.lead ||
+      ss.role !== r.role
+    );
+  }
+
+  /** Collects the work to do. See {@link Ready} for the contract. */
+  ready(): Ready {
+    if (this.inReady) panic('ready() called again before advance()');
+    const r = this.raft;
+    r.flushAppends();
+    const hsChanged = this.hardStateChanged();
+    const hardState = hsChanged ? r.hardState() : null;
+    const entries = r.log.unstableEntries();
+    const ss = this.softState();
+    const softChanged = ss.lead !== this.prevSoftState.lead || ss.role !== this.prevSoftState.role;
+    const rd: Ready = {
+      hardState,
+      entries,
+      snapshot: r.log.pendingSnapshot,
+      committedEntries: r.log.nextCommittedEntries(r.cfg.maxCommittedSizePerReady),
+      messages: r.msgs,
+      messagesAfterPersist: r.msgsAfterPersist,
+      mustSync:
+        entries.length > 0 ||
+        r.log.pendingSnapshot !== null ||
+        (hardState !== null &&
+          (hardState.term !== this.prevHardState.term ||
+            hardState.vote !== this.prevHardState.vote)),
+      softState: softChanged ? ss : null,
+    };
+    r.msgs = [];
+    r.msgsAfterPersist = [];
+    if (hardState !== null) this.prevHardState = hardState;
+    if (softChanged) this.prevSoftState = ss;
+    this.inReady = true;
+    return rd;
+  }
+
+  /** Acknowledges that `rd` was fully handled (persisted, sent, applied). */
+  advance(rd: Ready): void {
+    if (!this.inReady) panic('advance() without ready()');
+    this.inReady = false;
+    const r = this.raft;
+    if (rd.snapshot !== null && r.log.pendingSnapshot === rd.snapshot) r.log.pendingSnapshot = null;
+    const n = rd.committedEntries.length;
+    if (n > 0) r.log.appliedTo((rd.committedEntries[n - 1] as Entry).index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1] as Entry;
+      r.onStable(last.index, last.term);
+    }
+  }
+
+  status(): RawStatus {
+    const r = this.raft;
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      vote: r.vote,
+      leader: r.lead,
+      commitIndex: r.log.committed,
+      appliedIndex: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      confState: confStateFromConfig(r.tracker.config),
+    };
+  }
+}

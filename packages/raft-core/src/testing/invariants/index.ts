@@ -1,0 +1,42 @@
+import type { Index } from '../../types.js';
+import { CommittedImmutable } from './committed-immutable.js';
+import { ElectionSafety } from './election-safety.js';
+import { checkLeaderCompleteness } from './leader-completeness.js';
+import { LogMatching } from './log-matching.js';
+import { Monotonic } from './monotonic.js';
+import { StateMachineSafety } from './state-machine-safety.js';
+import type { NodeView } from './types.js';
+
+export { InvariantViolation, type NodeView } from './types.js';
+
+/**
+ * `InvariantChecker` checks Raft's safety properties (Figure 3) over a set of live nodes after
+ * every simulation step: election safety, log matching, leader completeness, state machine
+ * safety, committed entries never change, monotonic term/commit/applied. Incremental: each
+ * call costs O(nodes + new entries).
+ */
+export class InvariantChecker {
+  readonly electionSafety = new ElectionSafety();
+  readonly logMatching = new LogMatching();
+  readonly committed = new CommittedImmutable();
+  readonly monotonic = new Monotonic();
+  readonly stateMachine = new StateMachineSafety();
+
+  /** Throws {@link InvariantViolation} on the first broken property. */
+  check(views: Iterable<NodeView>): void {
+    const compacted = (i: Index): number | undefined => this.committed.hashes[i];
+    for (const v of views) {
+      this.monotonic.check(v);
+      this.electionSafety.check(v);
+      const chain = this.logMatching.check(v, compacted);
+      this.committed.check(v, chain);
+      checkLeaderCompleteness(v, chain, this.committed);
+    }
+  }
+
+  /** Drops per-lifetime state of a crashed node. */
+  forget(id: string, incarnation: number): void {
+    this.logMatching.forget(id, incarnation);
+    this.committed.forget(id, incarnation);
+  }
+}

@@ -1,0 +1,52 @@
+import type { RaftLog } from '../../log.js';
+import type { Index, NodeId, Role, Term } from '../../types.js';
+
+/** What the invariant checks may observe of one live node. */
+export interface NodeView {
+  readonly id: NodeId;
+  /** Increments at every restart, so per-lifetime properties reset. */
+  readonly incarnation: number;
+  readonly role: Role;
+  readonly term: Term;
+  readonly log: RaftLog;
+  /** The term as last durably saved (monotonic across restarts). */
+  readonly durableTerm: Term;
+}
+
+/** Thrown by an invariant check. The message names the property and the paper section. */
+export class InvariantViolation extends Error {
+  constructor(
+    readonly property: string,
+    message: string,
+  ) {
+    super(`${property} violated: ${message}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+/** Per-node incremental state shared by the log-based checks. */
+export interface ChainState {
+  /** `hashes[i]` is the chain hash of the node's log prefix ending at index i. */
+  readonly hashes: number[];
+  /** `terms[i]` mirrors the entry's term. */
+  readonly terms: number[];
+  /** Hashes valid for indexes 1..validTo. */
+  validTo: Index;
+}
+
+/** FNV-1a over bytes, folded into a running 32-bit hash. */
+export function mixBytes(h: number, data: Uint8Array): number {
+  let x = h >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    x ^= data[i] as number;
+    x = Math.imul(x, 0x01000193) >>> 0;
+  }
+  return x;
+}
+
+export function mixNumber(h: number, n: number): number {
+  let x = (h ^ (n & 0xffff)) >>> 0;
+  x = Math.imul(x, 0x01000193) >>> 0;
+  x = (x ^ (n >>> 16)) >>> 0;
+  return Math.imul(x, 0x01000193) >>> 0;
+}

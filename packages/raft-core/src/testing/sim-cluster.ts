@@ -1,0 +1,711 @@
+import { RaftError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { RaftNode } from '../node.js';
+import type {
+  Clock,
+  InitialState,
+  LogStorage,
+  MessageHandler,
+  StateMachine,
+  StorageWrite,
+  Transport,
+} from '../ports.js';
+import {
+  EMPTY_CONF_STATE,
+  type Entry,
+  type Index,
+  type Message,
+  type NodeId,
+  type Snapshot,
+  type Term,
+} from '../types.js';
+import { EventQueue } from './event-queue.js';
+import { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
+import { mixBytes, mixNumber } from './invariants/types.js';
+import { MemoryLogStorage } from './memory-log-storage.js';
+import { Rng } from './rng.js';
+
+/** Fault knobs of the simulated network. All probabilities are per message. */
+export interface SimNetworkOptions {
+  minDelayMs: number;
+  maxDelayMs: number;
+  dropRate: number;
+  duplicateRate: number;
+  /** Probability that a message is held back for an extra `reorderDelayMs` (reordering). */
+  reorderRate: number;
+  reorderDelayMs: number;
+}
+
+/** Options of {@link SimCluster.create}. */
+export interface SimClusterOptions {
+  readonly seed: number;
+  /** Node count (ids "n1".."nN") or explicit ids. Default 3. */
+  readonly nodes?: number | readonly NodeId[];
+  /** Simulated ms per tick. Default 10. */
+  readonly tickMs?: number;
+  /** Default 30 ticks (300–600 ms randomized). */
+  readonly electionTick?: number;
+  /** Default 10 ticks (a heartbeat every 100 ms, as the MIT lab requires). */
+  readonly heartbeatTick?: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+  readonly maxSizePerMsg?: number;
+  readonly maxInflightMsgs?: number;
+  readonly network?: Partial<SimNetworkOptions>;
+  /** Simulated fsync latency range in ms. Default [0.2, 2]. */
+  readonly fsyncMs?: readonly [number, number];
+  /** Check invariants after every step. Default true. */
+  readonly checkInvariants?: boolean;
+  readonly logger?: Logger;
+}
+
+/** Per-type message counts and payload bytes sent through the simulated network. */
+export interface SimStats {
+  /** Requests (not responses): the MIT lab's "RPC" count. */
+  rpcs: number;
+  messages: number;
+  /** Sum of entry payload bytes carried by MsgApp. */
+  entryBytes: number;
+  byType: Record<string, number>;
+  steps: number;
+}
+
+/** The outcome of a simulated proposal. */
+export type ProposeOutcome = { ok: true; index: Index } | { ok: false; error: unknown };
+
+const REQUESTS = new Set([
+  'MsgApp',
+  'MsgVote',
+  'MsgPreVote',
+  'MsgHeartbeat',
+  'MsgSnap',
+  'MsgTimeoutNow',
+  'MsgReadIndex',
+]);
+
+interface NodeSlot {
+  readonly id: NodeId;
+  readonly durable: MemoryLogStorage;
+  incarnation: number;
+  alive: boolean;
+  node: RaftNode<Index> | null;
+  transport: SimTransport | null;
+  sm: RecordingStateMachine | null;
+  /** Term of the last durably completed hard state write. */
+  durableTerm: Term;
+}
+
+/**
+ * `SimCluster` is a deterministic, seeded simulation of a Raft cluster running the real
+ * {@link RaftNode} driver over simulated time, storage and network. Messages can be dropped,
+ * duplicated, delayed, reordered and partitioned (also one-way); nodes can crash and restart,
+ * keeping only what their storage made durable. Invariants are checked after every step.
+ * Same seed ⇒ same trace.
+ */
+export class SimCluster {
+  readonly seed: number;
+  readonly rng: Rng;
+  readonly ids: readonly NodeId[];
+  readonly checker = new InvariantChecker();
+  readonly stats: SimStats = { rpcs: 0, messages: 0, entryBytes: 0, byType: {}, steps: 0 };
+  now = 0;
+  network: SimNetworkOptions;
+  private readonly queue = new EventQueue();
+  private readonly slots = new Map<NodeId, NodeSlot>();
+  private readonly isolated = new Set<NodeId>();
+  private readonly blocked = new Set<string>();
+  private readonly opts: SimClusterOptions;
+  private violation: Error | null = null;
+  private traceHash = 0;
+  private stopped = false;
+
+  private constructor(opts: SimClusterOptions) {
+    this.opts = opts;
+    this.seed = opts.seed;
+    this.rng = new Rng(opts.seed);
+    const nodes = opts.nodes ?? 3;
+    this.ids =
+      typeof nodes === 'number' ? Array.from({ length: nodes }, (_, i) => `n${i + 1}`) : [...nodes];
+    this.network = {
+      minDelayMs: 1,
+      maxDelayMs: 5,
+      dropRate: 0,
+      duplicateRate: 0,
+      reorderRate: 0,
+      reorderDelayMs: 50,
+      ...opts.network,
+    };
+  }
+
+  /** Creates the cluster and starts every node (bootstrapped with all ids as voters). */
+  static async create(opts: SimClusterOptions): Promise<SimCluster> {
+    const c = new SimCluster(opts);
+    for (const id of c.ids) {
+      const durable = new MemoryLogStorage();
+      await durable.save(
+        { entries: [], confState: { ...EMPTY_CONF_STATE, voters: [...c.ids].sort() } },
+        true,
+      );
+      c.slots.set(id, {
+        id,
+        durable,
+        incarnation: 0,
+        alive: false,
+        node: null,
+        transport: null,
+        sm: null,
+        durableTerm: 0,
+      });
+    }
+    for (const id of c.ids) await c.start(id);
+    return c;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Time
+
+  /** Schedules `fn` after `delayMs` of simulated time. */
+  schedule(delayMs: number, fn: () => void): void {
+    this.queue.push(this.now + Math.max(0, delayMs), fn);
+  }
+
+  /** Runs one event. Returns false if none is pending. Throws on an invariant violation. */
+  async step(): Promise<boolean> {
+    const t = this.queue.peekTime();
+    if (t === undefined || this.stopped) return false;
+    const ev = this.queue.pop();
+    if (ev === undefined) return false;
+    this.now = ev.time;
+    ev.fn();
+    await drainMicrotasks();
+    this.stats.steps++;
+    if (this.violation !== null) throw this.violation;
+    if (this.opts.checkInvariants !== false) {
+      try {
+        this.checker.check(this.views());
+      } catch (e) {
+        this.violation = e as Error;
+        throw this.annotate(e);
+      }
+    }
+    return true;
+  }
+
+  /** Runs until `pred()` holds or `timeoutMs` of simulated time passes; returns `pred()`. */
+  async runUntil(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = this.now + timeoutMs;
+    for (;;) {
+      if (pred()) return true;
+      const t = this.queue.peekTime();
+      if (t === undefined || t > deadline) {
+        this.now = deadline;
+        return pred();
+      }
+      await this.step();
+    }
+  }
+
+  /** Runs for `ms` of simulated time. */
+  async run(ms: number): Promise<void> {
+    await this.runUntil(() => false, ms);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Nodes
+
+  private async start(id: NodeId): Promise<void> {
+    const slot = this.slot(id);
+    slot.incarnation++;
+    const incarnation = slot.incarnation;
+    const init = await slot.durable.initialState();
+    slot.durableTerm = init.hardState.term;
+    const startIndex = init.snapshot?.index ?? 0;
+    this.checker.stateMachine.restart(id, incarnation, startIndex);
+    const sm = new RecordingStateMachine(this, id, incarnation, startIndex);
+    const transport = new SimTransport(this, id);
+    const storage = new SimStorage(this, slot, incarnation);
+    const clock = new SimClock(this, () => slot.alive && slot.incarnation === incarnation);
+    slot.sm = sm;
+    slot.transport = transport;
+    slot.alive = true;
+    const o = this.opts;
+    slot.node = await RaftNode.start<Index>({
+      id,
+      storage,
+      transport,
+      stateMachine: sm,
+      clock,
+      tickMs: o.tickMs ?? 10,
+      electionTick: o.electionTick ?? 30,
+      heartbeatTick: o.heartbeatTick ?? 10,
+      random: () => this.rng.next(),
+      ...(o.preVote !== undefined && { preVote: o.preVote }),
+      ...(o.checkQuorum !== undefined && { checkQuorum: o.checkQuorum }),
+      ...(o.maxSizePerMsg !== undefined && { maxSizePerMsg: o.maxSizePerMsg }),
+      ...(o.maxInflightMsgs !== undefined && { maxInflightMsgs: o.maxInflightMsgs }),
+      ...(o.logger !== undefined && { logger: o.logger }),
+    });
+  }
+
+  /**
+   * Crashes `id`: the process vanishes; writes whose simulated fsync has not completed are
+   * lost; in-flight messages to it are dropped on arrival.
+   */
+  crash(id: NodeId): void {
+    const slot = this.slot(id);
+    if (!slot.alive) return;
+    slot.alive = false;
+    slot.node?._crash();
+    slot.node = null;
+    slot.transport = null;
+    slot.sm = null;
+    this.checker.forget(id, slot.incarnation);
+  }
+
+  /** Restarts a crashed node from its durable storage. */
+  async restart(id: NodeId): Promise<void> {
+    const slot = this.slot(id);
+    if (slot.alive) this.crash(id);
+    await this.start(id);
+  }
+
+  isAlive(id: NodeId): boolean {
+    return this.slot(id).alive;
+  }
+
+  /** The live RaftNode for `id`. Throws if crashed. */
+  node(id: NodeId): RaftNode<Index> {
+    const n = this.slot(id).node;
+    if (n === null) throw new Error(`node ${id} is down`);
+    return n;
+  }
+
+  /** Live nodes that believe they are leader, with their terms. */
+  leaders(among: readonly NodeId[] = this.ids): { id: NodeId; term: Term }[] {
+    const out: { id: NodeId; term: Term }[] = [];
+    for (const id of among) {
+      const n = this.slot(id).node;
+      if (n !== null) {
+        const r = n._raw.raft;
+        if (r.role === 'leader') out.push({ id, term: r.term });
+      }
+    }
+    return out;
+  }
+
+  /** The live leader with the highest term among `among`, or null. */
+  leader(among: readonly NodeId[] = this.ids): NodeId | null {
+    let best: { id: NodeId; term: Term } | null = null;
+    for (const l of this.leaders(among)) if (best === null || l.term > best.term) best = l;
+    return best?.id ?? null;
+  }
+
+  /**
+   * Waits until exactly one leader exists among the connected nodes of `among` (the lab's
+   * checkOneLeader) and returns it. Throws after `timeoutMs` of simulated time.
+   */
+  async waitForLeader(
+    among: readonly NodeId[] = this.connectedIds(),
+    timeoutMs = 5000,
+  ): Promise<NodeId> {
+    let found: NodeId | null = null;
+    const ok = await this.runUntil(() => {
+      const ls = this.leaders(among);
+      const top = Math.max(-1, ...ls.map((l) => l.term));
+      const atTop = ls.filter((l) => l.term === top);
+      found = atTop.length === 1 ? (atTop[0]?.id ?? null) : null;
+      return found !== null;
+    }, timeoutMs);
+    if (!ok || found === null)
+      throw this.annotate(new Error(`no leader among [${among.join(',')}] within ${timeoutMs} ms`));
+    return found;
+  }
+
+  /** Live nodes that are not isolated. */
+  connectedIds(): NodeId[] {
+    return this.ids.filter((id) => this.slot(id).alive && !this.isolated.has(id));
+  }
+
+  termOf(id: NodeId): Term {
+    return this.node(id)._raw.raft.term;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients
+
+  /** Proposes `data` at `id`. Never rejects: the outcome says what happened. */
+  propose(id: NodeId, data: Uint8Array): Promise<ProposeOutcome> {
+    const slot = this.slot(id);
+    if (slot.node === null)
+      return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
+    return slot.node.propose(data).then(
+      (index) => ({ ok: true, index }) as const,
+      (error: unknown) => ({ ok: false, error }) as const,
+    );
+  }
+
+  /** The entry `id` applied at `index` in its current lifetime, if any. */
+  appliedAt(id: NodeId, index: Index): Entry | undefined {
+    return this.slot(id).sm?.entries[index];
+  }
+
+  /** The highest index applied by `id` (0 if down). */
+  appliedIndex(id: NodeId): Index {
+    return this.slot(id).node?._raw.raft.log.applied ?? 0;
+  }
+
+  /**
+   * The lab's nCommitted: how many live nodes applied `index`, and the payload they agree on
+   * (throws if two nodes applied different payloads there).
+   */
+  nCommitted(index: Index): { count: number; data: Uint8Array | null } {
+    let count = 0;
+    let data: Uint8Array | null = null;
+    for (const id of this.ids) {
+      const e = this.appliedAt(id, index);
+      if (e === undefined) continue;
+      if (data !== null && !bytesEqual(data, e.data)) {
+        throw this.annotate(new Error(`nodes applied different payloads at index ${index}`));
+      }
+      data = e.data;
+      count++;
+    }
+    return { count, data };
+  }
+
+  /**
+   * The lab's `one()`: submits `data` to the leader (retrying across leader changes) until
+   * at least `expectedNodes` live nodes applied it at the same index. Returns the index.
+   */
+  async one(
+    data: Uint8Array,
+    expectedNodes: number,
+    retry = true,
+    timeoutMs = 10_000,
+  ): Promise<Index> {
+    const deadline = this.now + timeoutMs;
+    while (this.now < deadline) {
+      let index: Index | null = null;
+      for (const id of this.connectedIds()) {
+        const n = this.slot(id).node;
+        if (n === null || n._raw.raft.role !== 'leader') continue;
+        void this.propose(id, data);
+        index = n._raw.raft.log.lastIndex();
+        break;
+      }
+      if (index !== null) {
+        const idx = index;
+        const until = Math.min(deadline, this.now + 2000);
+        const ok = await this.runUntil(() => {
+          const c = this.nCommitted(idx);
+          return c.count >= expectedNodes && c.data !== null && bytesEqual(c.data, data);
+        }, until - this.now);
+        if (ok) return idx;
+        if (!retry) break;
+      } else {
+        await this.run(50);
+      }
+    }
+    throw this.annotate(
+      new Error(`one(${describe(data)}) failed to reach agreement among ${expectedNodes} nodes`),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Network
+
+  /** Cuts `id` off from everyone (both directions), as the lab's disconnect. */
+  disconnect(id: NodeId): void {
+    this.isolated.add(id);
+  }
+
+  connect(id: NodeId): void {
+    this.isolated.delete(id);
+  }
+
+  /** Splits the cluster: messages only flow within a group. */
+  partition(...groups: readonly (readonly NodeId[])[]): void {
+    const groupOf = new Map<NodeId, number>();
+    groups.forEach((g, i) => {
+      for (const id of g) groupOf.set(id, i);
+    });
+    for (const a of this.ids) {
+      for (const b of this.ids) {
+        if (a !== b && groupOf.get(a) !== groupOf.get(b)) this.blocked.add(`${a}>${b}`);
+      }
+    }
+  }
+
+  /** Drops messages from `from` to `to` (one direction only). */
+  blockOneWay(from: NodeId, to: NodeId): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  /** Removes every partition and isolation. */
+  heal(): void {
+    this.blocked.clear();
+    this.isolated.clear();
+  }
+
+  setNetwork(opts: Partial<SimNetworkOptions>): void {
+    this.network = { ...this.network, ...opts };
+  }
+
+  private canDeliver(from: NodeId, to: NodeId): boolean {
+    return !this.isolated.has(from) && !this.isolated.has(to) && !this.blocked.has(`${from}>${to}`);
+  }
+
+  /** @internal Called by SimTransport. */
+  _send(from: NodeId, to: NodeId, msgs: readonly Message[]): void {
+    const net = this.network;
+    for (const m of msgs) {
+      this.stats.messages++;
+      this.stats.byType[m.type] = (this.stats.byType[m.type] ?? 0) + 1;
+      if (REQUESTS.has(m.type)) this.stats.rpcs++;
+      if (m.type === 'MsgApp')
+        for (const e of m.entries) this.stats.entryBytes += e.data.byteLength;
+      if (!this.canDeliver(from, to) || this.rng.chance(net.dropRate)) continue;
+      const copies = this.rng.chance(net.duplicateRate) ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        let delay = this.rng.float(net.minDelayMs, net.maxDelayMs);
+        if (this.rng.chance(net.reorderRate)) delay += this.rng.float(0, net.reorderDelayMs);
+        this.schedule(delay, () => this.deliver(from, to, m));
+      }
+    }
+  }
+
+  private deliver(from: NodeId, to: NodeId, m: Message): void {
+    const slot = this.slots.get(to);
+    if (slot === undefined || !slot.alive || slot.transport === null || !this.canDeliver(from, to))
+      return;
+    this.traceHash = mixNumber(
+      mixNumber(mixNumber(this.traceHash, Math.round(this.now * 1000)), m.term),
+      m.type.length,
+    );
+    this.traceHash = mixBytes(this.traceHash, new TextEncoder().encode(m.from + m.to + m.type));
+    slot.transport.deliver(m);
+  }
+
+  /** A digest of everything delivered so far: equal seeds must give equal digests. */
+  trace(): number {
+    return this.traceHash;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Invariants and diagnostics
+
+  private views(): NodeView[] {
+    const out: NodeView[] = [];
+    for (const slot of this.slots.values()) {
+      if (!slot.alive || slot.node === null) continue;
+      const r = slot.node._raw.raft;
+      out.push({
+        id: slot.id,
+        incarnation: slot.incarnation,
+        role: r.role,
+        term: r.term,
+        log: r.log,
+        durableTerm: slot.durableTerm,
+      });
+    }
+    return out;
+  }
+
+  /** @internal */
+  _violation(e: Error): void {
+    if (this.violation === null) this.violation = e;
+  }
+
+  /** Checks that no live node holds a proposal promise for an index it has already applied. */
+  checkNoLostProposals(): void {
+    for (const slot of this.slots.values()) {
+      if (slot.node === null) continue;
+      const applied = slot.node._raw.raft.log.applied;
+      for (const i of slot.node._pendingIndexes()) {
+        if (i <= applied) {
+          throw this.annotate(
+            new InvariantViolation(
+              'proposal settled',
+              `${slot.id} never settled its proposal at applied index ${i}`,
+            ),
+          );
+        }
+      }
+    }
+  }
+
+  /** Adds the seed and simulated time to an error, so it can be replayed. */
+  annotate(e: unknown): Error {
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (!err.message.includes('[seed '))
+      err.message += ` [seed ${this.seed}, t=${this.now.toFixed(1)}ms, step ${this.stats.steps}]`;
+    return err;
+  }
+
+  /** Stops everything; pending events are discarded. */
+  stop(): void {
+    this.stopped = true;
+    for (const id of this.ids) this.crash(id);
+    this.queue.clear();
+  }
+
+  private slot(id: NodeId): NodeSlot {
+    const s = this.slots.get(id);
+    if (s === undefined) throw new Error(`unknown node ${id}`);
+    return s;
+  }
+
+  /** @internal */
+  _fsyncDelay(): number {
+    const [lo, hi] = this.opts.fsyncMs ?? [0.2, 2];
+    return this.rng.float(lo, hi);
+  }
+}
+
+/** Drains the microtask queue (every promise continuation the last event caused). */
+function drainMicrotasks(): Promise<void> {
+  // biome-ignore lint/style/noRestrictedGlobals: the simulator yields to the event loop only to let promise continuations run; no simulated behaviour depends on real time.
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function describe(data: Uint8Array): string {
+  return new TextDecoder().decode(data.subarray(0, 32));
+}
+
+/** A clock whose intervals are simulation events, with a random phase per node. */
+class SimClock implements Clock {
+  constructor(
+    private readonly sim: SimCluster,
+    private readonly live: () => boolean,
+  ) {}
+
+  setInterval(fn: () => void, ms: number): { cancelled: boolean } {
+    const h = { cancelled: false };
+    const fire = (): void => {
+      if (h.cancelled || !this.live()) return;
+      fn();
+      this.sim.schedule(ms, fire);
+    };
+    this.sim.schedule(this.sim.rng.float(0, ms), fire);
+    return h;
+  }
+
+  clearInterval(h: unknown): void {
+    (h as { cancelled: boolean }).cancelled = true;
+  }
+
+  now(): number {
+    return this.sim.now;
+  }
+}
+
+/** Storage whose writes become durable only when their simulated fsync completes. */
+class SimStorage implements LogStorage {
+  constructor(
+    private readonly sim: SimCluster,
+    private readonly slot: NodeSlot,
+    private readonly incarnation: number,
+  ) {}
+
+  private live(): boolean {
+    return this.slot.alive && this.slot.incarnation === this.incarnation;
+  }
+
+  initialState(): Promise<InitialState> {
+    return this.slot.durable.initialState();
+  }
+
+  entries(lo: Index, hi: Index, maxBytes?: number): Promise<Entry[]> {
+    return this.slot.durable.entries(lo, hi, maxBytes);
+  }
+
+  term(index: Index): Promise<Term> {
+    return this.slot.durable.term(index);
+  }
+
+  save(write: StorageWrite, sync: boolean): Promise<void> {
+    // Copy the arrays: the write must not see later changes by the caller.
+    const w: StorageWrite = { ...write, entries: [...write.entries] };
+    return new Promise((resolve, reject) => {
+      this.sim.schedule(sync ? this.sim._fsyncDelay() : 0, () => {
+        // A crash before the fsync completed loses the whole write (writes are atomic).
+        if (!this.live()) return;
+        this.slot.durable.save(w, true).then(() => {
+          if (w.hardState !== undefined) this.slot.durableTerm = w.hardState.term;
+          resolve();
+        }, reject);
+      });
+    });
+  }
+
+  compact(index: Index): Promise<void> {
+    return this.slot.durable.compact(index);
+  }
+
+  snapshot(): Promise<Snapshot | null> {
+    return this.slot.durable.snapshot();
+  }
+
+  async close(): Promise<void> {}
+}
+
+class SimTransport implements Transport {
+  private handler: MessageHandler | null = null;
+
+  constructor(
+    private readonly sim: SimCluster,
+    private readonly id: NodeId,
+  ) {}
+
+  async start(handler: MessageHandler): Promise<void> {
+    this.handler = handler;
+  }
+
+  send(to: NodeId, messages: readonly Message[]): void {
+    if (this.handler === null) return;
+    this.sim._send(this.id, to, messages);
+  }
+
+  deliver(m: Message): void {
+    this.handler?.(m);
+  }
+
+  async stop(): Promise<void> {
+    this.handler = null;
+  }
+}
+
+/** Records what a node applies and feeds the state machine safety check. */
+class RecordingStateMachine implements StateMachine<Index> {
+  readonly entries: Entry[] = [];
+
+  constructor(
+    private readonly sim: SimCluster,
+    private readonly id: NodeId,
+    private readonly incarnation: number,
+    private readonly startIndex: Index,
+  ) {}
+
+  apply(e: Entry): Index {
+    try {
+      this.sim.checker.stateMachine.onApply(this.id, this.incarnation, e, this.startIndex);
+    } catch (err) {
+      this.sim._violation(this.sim.annotate(err));
+      throw err;
+    }
+    this.entries[e.index] = e;
+    return e.index;
+  }
+
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+
+  restore(): void {}
+}
