@@ -133,7 +133,9 @@ export class RaftLog {
     if (first > this.lastIndex() + 1)
       panic(`append at ${first} leaves a hole after ${this.lastIndex()}`);
     if (first <= this.snapIndex) panic(`append at ${first} below snapshot ${this.snapIndex}`);
-    this.entries.length = first - this.snapIndex - 1;
+    const keep = first - this.snapIndex - 1;
+    // NB: only shrink when truncating; assigning `length` on a large array is not free in V8.
+    if (this.entries.length > keep) this.entries.length = keep;
     for (const e of ents) this.entries.push(e);
     if (this.stable > first - 1) this.stable = first - 1;
     if (first < this.dirtyFrom) this.dirtyFrom = first;

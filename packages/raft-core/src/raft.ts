@@ -135,7 +135,8 @@ export class Raft {
     this.logger.info(`${this.id} became follower at term ${this.term}`, { lead });
   }
 
-  private becomePreCandidate(): void {
+  /** @internal Exposed for tests. */
+  becomePreCandidate(): void {
     if (this.role === 'leader') panic('invalid transition [leader -> pre-candidate]');
     // PreVote does not change the term or the vote (thesis §9.6).
     this.tracker.resetVotes();
@@ -144,7 +145,8 @@ export class Raft {
     this.logger.info(`${this.id} became pre-candidate at term ${this.term}`);
   }
 
-  private becomeCandidate(): void {
+  /** @internal Exposed for tests. */
+  becomeCandidate(): void {
     if (this.role === 'leader') panic('invalid transition [leader -> candidate]');
     this.reset(this.term + 1);
     this.vote = this.id;
@@ -152,7 +154,8 @@ export class Raft {
     this.logger.info(`${this.id} became candidate at term ${this.term}`);
   }
 
-  private becomeLeader(): void {
+  /** @internal Exposed for tests. */
+  becomeLeader(): void {
     if (this.role === 'follower') panic('invalid transition [follower -> leader]');
     this.reset(this.term);
     this.lead = this.id;
@@ -539,6 +542,9 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // NB: if the window is full its MsgApps may all have been lost; free one so that another
+    // append goes out. A gap makes the follower reject it, and the leader falls back to probing.
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
   }
 

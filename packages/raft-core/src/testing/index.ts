@@ -1,4 +1,24 @@
 export { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
+export type {
+  CheckOptions,
+  CheckOutcome,
+  CheckResult,
+  KvHistory,
+  KvInput,
+  KvOperation,
+  KvOutput,
+  KvState,
+  Model,
+  Operation,
+  PartitionResult,
+  StepResult,
+  Violation,
+} from './linearizability/index.js';
+export {
+  checkOperations,
+  DEFAULT_MAX_STEPS,
+  kvModel,
+} from './linearizability/index.js';
 export {
   type LogStorageFactory,
   logStorageConformance,

@@ -66,6 +66,8 @@ export interface SimStats {
   messages: number;
   /** Sum of entry payload bytes carried by MsgApp. */
   entryBytes: number;
+  /** Estimated wire bytes: 48 per message header + 24 per entry + payloads. */
+  bytes: number;
   byType: Record<string, number>;
   steps: number;
 }
@@ -107,7 +109,14 @@ export class SimCluster {
   readonly rng: Rng;
   readonly ids: readonly NodeId[];
   readonly checker = new InvariantChecker();
-  readonly stats: SimStats = { rpcs: 0, messages: 0, entryBytes: 0, byType: {}, steps: 0 };
+  readonly stats: SimStats = {
+    rpcs: 0,
+    messages: 0,
+    entryBytes: 0,
+    bytes: 0,
+    byType: {},
+    steps: 0,
+  };
   now = 0;
   network: SimNetworkOptions;
   private readonly queue = new EventQueue();
@@ -157,7 +166,7 @@ export class SimCluster {
         durableTerm: 0,
       });
     }
-    for (const id of c.ids) await c.start(id);
+    for (const id of c.ids) await c.boot(id);
     return c;
   }
 
@@ -213,7 +222,7 @@ export class SimCluster {
   // -------------------------------------------------------------------------------------------
   // Nodes
 
-  private async start(id: NodeId): Promise<void> {
+  private async boot(id: NodeId): Promise<void> {
     const slot = this.slot(id);
     slot.incarnation++;
     const incarnation = slot.incarnation;
@@ -266,7 +275,7 @@ export class SimCluster {
   async restart(id: NodeId): Promise<void> {
     const slot = this.slot(id);
     if (slot.alive) this.crash(id);
-    await this.start(id);
+    await this.boot(id);
   }
 
   isAlive(id: NodeId): boolean {
@@ -344,6 +353,19 @@ export class SimCluster {
     );
   }
 
+  /**
+   * The lab's `Start()`: proposes `data` at `id` without waiting. Returns the index the entry
+   * would occupy, the node's term, and whether it was leader (if not, nothing was proposed).
+   */
+  start(id: NodeId, data: Uint8Array): { index: Index; term: Term; isLeader: boolean } {
+    const n = this.slot(id).node;
+    if (n === null) return { index: -1, term: -1, isLeader: false };
+    const r = n._raw.raft;
+    if (r.role !== 'leader') return { index: -1, term: r.term, isLeader: false };
+    void this.propose(id, data);
+    return { index: r.log.lastIndex(), term: r.term, isLeader: true };
+  }
+
   /** The entry `id` applied at `index` in its current lifetime, if any. */
   appliedAt(id: NodeId, index: Index): Entry | undefined {
     return this.slot(id).sm?.entries[index];
@@ -383,31 +405,48 @@ export class SimCluster {
     retry = true,
     timeoutMs = 10_000,
   ): Promise<Index> {
+    const [index] = await this.oneMany([data], expectedNodes, retry, timeoutMs);
+    return index as Index;
+  }
+
+  /**
+   * Like {@link one} for several commands submitted concurrently (in the same turn, so they
+   * share a batch). Commands lost to a leader change are resubmitted when `retry`.
+   */
+  async oneMany(
+    datas: readonly Uint8Array[],
+    expectedNodes: number,
+    retry = true,
+    timeoutMs = 10_000,
+  ): Promise<Index[]> {
     const deadline = this.now + timeoutMs;
+    const items = datas.map((data) => ({ data, index: -1 }));
+    const done = (x: { data: Uint8Array; index: number }): boolean => {
+      if (x.index < 0) return false;
+      const c = this.nCommitted(x.index);
+      return c.count >= expectedNodes && c.data !== null && bytesEqual(c.data, x.data);
+    };
+    let attempts = 0;
     while (this.now < deadline) {
-      let index: Index | null = null;
-      for (const id of this.connectedIds()) {
-        const n = this.slot(id).node;
-        if (n === null || n._raw.raft.role !== 'leader') continue;
-        void this.propose(id, data);
-        index = n._raw.raft.log.lastIndex();
-        break;
-      }
-      if (index !== null) {
-        const idx = index;
-        const until = Math.min(deadline, this.now + 2000);
-        const ok = await this.runUntil(() => {
-          const c = this.nCommitted(idx);
-          return c.count >= expectedNodes && c.data !== null && bytesEqual(c.data, data);
-        }, until - this.now);
-        if (ok) return idx;
-        if (!retry) break;
-      } else {
+      const leader = this.connectedIds().find(
+        (id) => this.slot(id).node?._raw.raft.role === 'leader',
+      );
+      if (leader === undefined) {
         await this.run(50);
+        continue;
       }
+      if (attempts > 0 && !retry) break;
+      attempts++;
+      for (const x of items) if (!done(x)) x.index = this.start(leader, x.data).index;
+      const until = Math.min(deadline, this.now + 2000);
+      if (await this.runUntil(() => items.every(done), until - this.now))
+        return items.map((x) => x.index);
     }
+    const missing = items.filter((x) => !done(x)).map((x) => describe(x.data));
     throw this.annotate(
-      new Error(`one(${describe(data)}) failed to reach agreement among ${expectedNodes} nodes`),
+      new Error(
+        `one(${missing.join(', ')}) failed to reach agreement among ${expectedNodes} nodes`,
+      ),
     );
   }
 
@@ -532,6 +571,27 @@ export class SimCluster {
         }
       }
     }
+  }
+
+  /** A one-line-per-node description of the cluster state, for failure messages. */
+  describeState(): string {
+    const lines: string[] = [];
+    for (const id of this.ids) {
+      const n = this.slot(id).node;
+      if (n === null) {
+        lines.push(`${id}: down`);
+        continue;
+      }
+      const r = n._raw.raft;
+      let line = `${id}: ${r.role} term=${r.term} lead=${r.lead} commit=${r.log.committed} applied=${r.log.applied} last=${r.log.lastIndex()}/${r.log.lastTerm()} stable=${r.log.stable}`;
+      if (r.role === 'leader') {
+        for (const [pid, pr] of r.tracker.progress) {
+          line += `\n    ${pid}: ${pr.state} match=${pr.match} next=${pr.next} paused=${pr.isPaused()} inflight=${pr.inflights.count} active=${pr.recentActive}`;
+        }
+      }
+      lines.push(line);
+    }
+    return lines.join('\n');
   }
 
   /** Adds the seed and simulated time to an error, so it can be replayed. */

@@ -59,6 +59,11 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest MsgApp (used when it may have been lost). */
+  freeFirstOne(): void {
+    if (this.count > 0) this.freeLE(this.indexes[this.start] as Index);
+  }
+
   /** True when no more MsgApps may be sent until some are acknowledged. */
   full(): boolean {
     return (
