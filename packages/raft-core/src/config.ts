@@ -28,6 +28,21 @@ export interface RaftConfig {
   readonly maxInflightBytes?: number;
   /** Maximum bytes of committed entries handed out in one Ready. Default 16 MiB. */
   readonly maxCommittedSizePerReady?: number;
+  /**
+   * How ReadIndex confirms leadership (thesis §6.4):
+   * - `'safe'` (default): a heartbeat round acknowledged by a quorum, for every read batch;
+   * - `'lease'`: every heartbeat is a round; while fewer than `electionTick - 2` ticks have
+   *   passed since the send of the latest round a quorum acknowledged, reads are answered at
+   *   once (followers grant no vote within `electionTick` of a heartbeat, CheckQuorum). Requires
+   *   `checkQuorum`. Safe only while clocks run at the same rate: with drift ρ between two nodes'
+   *   tick rates, the lease is wrong once ρ·electionTick exceeds ~2 ticks. Use it only where
+   *   that assumption is acceptable.
+   */
+  readonly readOnly?: 'safe' | 'lease';
+  /** Bytes of snapshot data per MsgSnap. Default 256 KiB. */
+  readonly snapshotChunkSize?: number;
+  /** Unacknowledged snapshot chunks in flight per follower (flow control). Default 4. */
+  readonly snapshotWindow?: number;
   /** Source of randomness in [0, 1). The pure core has no default: the driver injects one. */
   readonly random: () => number;
   readonly logger?: Logger;
@@ -47,6 +62,9 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     maxInflightMsgs: c.maxInflightMsgs ?? 256,
     maxInflightBytes: c.maxInflightBytes ?? 32 * 1024 * 1024,
     maxCommittedSizePerReady: c.maxCommittedSizePerReady ?? 16 * 1024 * 1024,
+    readOnly: c.readOnly ?? 'safe',
+    snapshotChunkSize: c.snapshotChunkSize ?? 256 * 1024,
+    snapshotWindow: c.snapshotWindow ?? 4,
     random: c.random,
     logger: c.logger ?? noopLogger,
   };
@@ -63,5 +81,10 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     bad('maxInflightMsgs must be a positive integer');
   if (r.maxSizePerMsg <= 0) bad('maxSizePerMsg must be positive');
   if (typeof r.random !== 'function') bad('config.random must be a function');
+  if (r.readOnly === 'lease' && !r.checkQuorum) bad("readOnly 'lease' requires checkQuorum");
+  if (!Number.isInteger(r.snapshotChunkSize) || r.snapshotChunkSize <= 0)
+    bad('snapshotChunkSize must be a positive integer');
+  if (!Number.isInteger(r.snapshotWindow) || r.snapshotWindow <= 0)
+    bad('snapshotWindow must be a positive integer');
   return r;
 }

@@ -12,6 +12,7 @@ export type RaftErrorCode =
   | 'PeerNotFound'
   | 'Stopped'
   | 'Timeout'
+  | 'OutcomeUnknown'
   | 'InvalidArgument'
   | 'ConfChangeInProgress'
   | 'LeadershipTransferInProgress'

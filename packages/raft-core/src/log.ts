@@ -11,7 +11,9 @@ export function entrySize(e: Entry): number {
  * what is durable (`stable`), committed and applied.
  *
  * Index maths: `entries[i]` has log index `snapIndex + 1 + i`.
- * Invariants: `snapIndex ≤ applied ≤ committed ≤ lastIndex()`; `snapIndex ≤ stable ≤ lastIndex()`.
+ * Invariants: `applied ≤ committed ≤ lastIndex()`; `snapIndex ≤ stable ≤ lastIndex()`.
+ * NB: `applied < snapIndex` while a snapshot received from the leader is not yet installed by
+ * the driver; committed entries are then handed out from `firstIndex()` on.
  * Entries with index > `stable` are *unstable*: handed out in the next `Ready` to be persisted.
  */
 export class RaftLog {
@@ -194,16 +196,17 @@ export class RaftLog {
 
   /** Committed entries not yet applied, up to `maxBytes` (at least one). Fresh array. */
   nextCommittedEntries(maxBytes: number): Entry[] {
-    if (this.applied >= this.committed) return [];
-    return this.slice(this.applied + 1, this.committed + 1, maxBytes);
+    const lo = Math.max(this.applied + 1, this.firstIndex());
+    if (lo > this.committed) return [];
+    return this.slice(lo, this.committed + 1, maxBytes);
   }
 
   hasNextCommittedEntries(): boolean {
-    return this.applied < this.committed;
+    return Math.max(this.applied + 1, this.firstIndex()) <= this.committed;
   }
 
   appliedTo(i: Index): void {
-    if (i === 0) return;
+    if (i === 0 || i === this.applied) return;
     if (i > this.committed || i < this.applied) {
       panic(`applied(${i}) out of range [applied(${this.applied}), committed(${this.committed})]`);
     }
@@ -222,7 +225,7 @@ export class RaftLog {
     this.entries = [];
     this.committed = s.meta.index;
     this.stable = s.meta.index;
-    this.applied = Math.min(this.applied, s.meta.index);
+    // `applied` moves to the snapshot index when the driver has installed it (advance).
     this.pendingSnapshot = s;
     this.dirtyFrom = Math.min(this.dirtyFrom, s.meta.index + 1);
   }

@@ -1,8 +1,18 @@
-import { FatalError, RaftError } from './errors.js';
+import { encodeConfChange } from './confchange/codec.js';
+import { FatalError, NotLeaderError, RaftError } from './errors.js';
 import { type Logger, noopLogger } from './logger.js';
-import type { Clock, LogStorage, StateMachine, TimerHandle, Transport } from './ports.js';
+import type {
+  Clock,
+  LogStorage,
+  StateMachine,
+  StorageWrite,
+  TimerHandle,
+  Transport,
+} from './ports.js';
+import { Raft } from './raft.js';
 import { RawNode, type RawStatus, type Ready } from './raw-node.js';
 import {
+  type ConfChange,
   type ConfState,
   EMPTY_CONF_STATE,
   type Entry,
@@ -11,6 +21,7 @@ import {
   type Message,
   type NodeId,
   type Role,
+  type Snapshot,
   type Term,
 } from './types.js';
 
@@ -35,6 +46,16 @@ export interface RaftNodeOptions<R> {
   readonly maxSizePerMsg?: number;
   readonly maxInflightMsgs?: number;
   readonly maxInflightBytes?: number;
+  /** How reads confirm leadership; see `RaftConfig.readOnly`. Default `'safe'`. */
+  readonly readOnly?: 'safe' | 'lease';
+  /** Reject a `read()` that got no read index after this long. Default 2 election timeouts. */
+  readonly readTimeoutMs?: number;
+  /** Take a snapshot after this many applied entries (0 = never). Default 10,000. */
+  readonly snapshotEntries?: number;
+  /** Entries kept in memory behind a snapshot for lagging followers. Default 1,000. */
+  readonly snapshotKeepEntries?: number;
+  /** Bytes per InstallSnapshot chunk. Default 256 KiB. */
+  readonly snapshotChunkSize?: number;
   /** fsync each write (default true). `false` trades durability for speed: tests only. */
   readonly sync?: boolean;
   readonly clock?: Clock;
@@ -60,10 +81,47 @@ export interface RaftNodeEvents {
 
 type Listener<T> = (payload: T) => void;
 
-interface Pending<R> {
+interface Pending {
   readonly term: Term;
-  readonly resolve: (r: R) => void;
+  readonly resolve: (r: never) => void;
   readonly reject: (e: Error) => void;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** A batch of `read()` calls sharing one ReadIndex request. */
+interface ReadBatch {
+  readonly context: number;
+  readonly waiters: Waiter[];
+  /** Tick count after which the batch fails with `Timeout`. */
+  readonly deadline: number;
+  /** The read index, once known. */
+  index: Index;
+}
+
+interface LeaderWaiter extends Waiter {
+  readonly target: NodeId;
+  readonly deadline: number;
+}
+
+/**
+ * The durable write that founds a cluster: the initial configuration both as the conf state and
+ * as a committed ConfChange entry at index 1, term 1 — identical on every founder, so that a
+ * node added later rebuilds the membership by replaying the log (as etcd's bootstrap does).
+ */
+export function bootstrapWrite(voters: readonly NodeId[]): StorageWrite {
+  const sorted = [...new Set(voters)].sort();
+  const confState: ConfState = { ...EMPTY_CONF_STATE, voters: sorted };
+  const entry: Entry = {
+    index: 1,
+    term: 1,
+    type: EntryType.ConfChange,
+    data: encodeConfChange({ changes: sorted.map((node) => ({ op: 'addVoter' as const, node })) }),
+  };
+  return { entries: [entry], hardState: { term: 1, vote: null, commit: 1 }, confState };
 }
 
 /** The real-time clock: `setInterval` and `performance.now()`. */
@@ -93,7 +151,20 @@ export class RaftNode<R = unknown> {
   private readonly sync: boolean;
   private readonly tickMs: number;
   private timer: TimerHandle | null = null;
-  private readonly pending = new Map<Index, Pending<R>>();
+  private readonly pending = new Map<Index, Pending>();
+  private readonly electionTick: number;
+  private readonly readTimeoutTicks: number;
+  private readonly snapshotEntries: number;
+  private readonly snapshotKeepEntries: number;
+  private ticks = 0;
+  private readContext = 0;
+  private readBatch: ReadBatch | null = null;
+  /** Batches waiting for their read index, by context. */
+  private readonly readsInFlight = new Map<number, ReadBatch>();
+  /** Batches with a read index, waiting for the state machine to apply it. */
+  private readsWaitingApply: ReadBatch[] = [];
+  private transferWaiters: LeaderWaiter[] = [];
+  private lastSnapshotIndex: Index = 0;
   private readonly listeners: { [K in keyof RaftNodeEvents]: Set<Listener<RaftNodeEvents[K]>> } = {
     roleChange: new Set(),
     leaderChange: new Set(),
@@ -116,6 +187,14 @@ export class RaftNode<R = unknown> {
     this.logger = opts.logger ?? noopLogger;
     this.sync = opts.sync ?? true;
     this.tickMs = opts.tickMs ?? 100;
+    this.electionTick = opts.electionTick ?? 10;
+    this.readTimeoutTicks = Math.max(
+      1,
+      Math.ceil((opts.readTimeoutMs ?? 2 * this.electionTick * this.tickMs) / this.tickMs),
+    );
+    this.snapshotEntries = opts.snapshotEntries ?? 10_000;
+    this.snapshotKeepEntries = opts.snapshotKeepEntries ?? 1_000;
+    this.lastSnapshotIndex = raw.raft.log.snapshotIndex();
   }
 
   /**
@@ -142,19 +221,20 @@ export class RaftNode<R = unknown> {
           `bootstrap voters must be non-empty and include ${opts.id}`,
         );
       }
-      const confState: ConfState = { ...EMPTY_CONF_STATE, voters };
-      await storage.save({ entries: [], confState }, true);
+      await storage.save(bootstrapWrite(voters), true);
       init = await storage.initialState();
     }
     let snapshotIndex = 0;
     let snapshotTerm = 0;
+    let snapshot: Snapshot | null = null;
     if (init.snapshot !== null) {
-      const snap = await storage.snapshot();
-      if (snap === null)
+      snapshot = await storage.snapshot();
+      if (snapshot === null) {
         throw new RaftError('Storage', 'storage reports a snapshot but returned none');
-      await opts.stateMachine.restore(snap.data);
-      snapshotIndex = snap.meta.index;
-      snapshotTerm = snap.meta.term;
+      }
+      await opts.stateMachine.restore(snapshot.data);
+      snapshotIndex = snapshot.meta.index;
+      snapshotTerm = snapshot.meta.term;
     }
     const entries =
       init.lastIndex >= init.firstIndex
@@ -172,6 +252,8 @@ export class RaftNode<R = unknown> {
         ...(opts.maxSizePerMsg !== undefined && { maxSizePerMsg: opts.maxSizePerMsg }),
         ...(opts.maxInflightMsgs !== undefined && { maxInflightMsgs: opts.maxInflightMsgs }),
         ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
+        ...(opts.readOnly !== undefined && { readOnly: opts.readOnly }),
+        ...(opts.snapshotChunkSize !== undefined && { snapshotChunkSize: opts.snapshotChunkSize }),
       },
       {
         hardState: init.hardState,
@@ -179,6 +261,7 @@ export class RaftNode<R = unknown> {
         snapshotIndex,
         snapshotTerm,
         entries,
+        snapshot,
       },
     );
     const node = new RaftNode<R>(opts, raw);
@@ -198,6 +281,133 @@ export class RaftNode<R = unknown> {
       return Promise.reject(e);
     }
     return new Promise<R>((resolve, reject) => {
+      this.pending.set(slot.index, { term: slot.term, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * Resolves when a linearizable read may be served from this node's state machine: every
+   * write that completed (anywhere) before `read()` was called is applied here (ReadIndex,
+   * thesis §6.4). Works on followers too. Concurrent calls share one round.
+   * Rejects with `NotLeaderError` (no leader known, or leadership lost — safe to retry) or
+   * `RaftError('Timeout')`.
+   */
+  read(): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      if (this.readBatch !== null) {
+        this.readBatch.waiters.push(w);
+        return;
+      }
+      const batch: ReadBatch = {
+        context: ++this.readContext,
+        waiters: [w],
+        deadline: this.ticks + this.readTimeoutTicks,
+        index: -1,
+      };
+      this.readBatch = batch;
+      // Every read() of this turn joins the batch; it is submitted once the turn's code ran.
+      queueMicrotask(() => this.submitReads(batch));
+    });
+  }
+
+  private submitReads(batch: ReadBatch): void {
+    this.readBatch = null;
+    if (this.stopped) {
+      for (const w of batch.waiters) w.reject(this.stoppedError());
+      return;
+    }
+    try {
+      this.raw.readIndex(batch.context);
+    } catch (e) {
+      for (const w of batch.waiters) w.reject(e as Error);
+      return;
+    }
+    this.readsInFlight.set(batch.context, batch);
+    this.kick();
+  }
+
+  private onReadStates(states: Ready['readStates']): void {
+    for (const rs of states) {
+      const batch = this.readsInFlight.get(rs.context);
+      if (batch === undefined) continue;
+      this.readsInFlight.delete(rs.context);
+      if (rs.index < 0) {
+        const err = new NotLeaderError(this.raw.raft.lead);
+        for (const w of batch.waiters) w.reject(err);
+        continue;
+      }
+      batch.index = rs.index;
+      this.readsWaitingApply.push(batch);
+    }
+  }
+
+  private releaseReads(): void {
+    if (this.readsWaitingApply.length === 0) return;
+    const applied = this.raw.raft.log.applied;
+    const still: ReadBatch[] = [];
+    for (const b of this.readsWaitingApply) {
+      if (b.index <= applied) for (const w of b.waiters) w.resolve();
+      else still.push(b);
+    }
+    this.readsWaitingApply = still;
+  }
+
+  /**
+   * Transfers leadership to `to` (thesis §3.10); resolves once this node sees `to` as leader.
+   * Rejects with `NotLeaderError` if this node is not the leader, `RaftError('Timeout')` after
+   * an election timeout.
+   */
+  transferLeadership(to: NodeId): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    try {
+      this.raw.transferLeadership(to);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.kick();
+    if (to === this.id) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.transferWaiters.push({
+        target: to,
+        resolve,
+        reject,
+        deadline: this.ticks + this.electionTick + 1,
+      });
+    });
+  }
+
+  /** Adds `id` as a voter (or promotes a learner). Resolves with the new configuration. */
+  addVoter(id: NodeId): Promise<ConfState> {
+    return this.changeMembership({ changes: [{ op: 'addVoter', node: id }] });
+  }
+
+  /** Adds `id` as a learner: it receives the log but does not vote until promoted. */
+  addLearner(id: NodeId): Promise<ConfState> {
+    return this.changeMembership({ changes: [{ op: 'addLearner', node: id }] });
+  }
+
+  /** Removes `id` from the cluster. A leader that removes itself steps down once applied. */
+  removeNode(id: NodeId): Promise<ConfState> {
+    return this.changeMembership({ changes: [{ op: 'removeNode', node: id }] });
+  }
+
+  /**
+   * Proposes a membership change: one change at a time (thesis §4.1), or several at once via
+   * joint consensus (thesis §4.3, left automatically). Resolves with the configuration once the
+   * change is applied on this node.
+   */
+  changeMembership(cc: ConfChange): Promise<ConfState> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    let slot: { index: Index; term: Term };
+    try {
+      slot = this.raw.proposeConfChange(cc);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<ConfState>((resolve, reject) => {
       this.pending.set(slot.index, { term: slot.term, resolve, reject });
       this.kick();
     });
@@ -231,16 +441,40 @@ export class RaftNode<R = unknown> {
    * transport and closes the storage. Pending proposals reject with `RaftError('Stopped')`
    * (their outcome is unknown: they may still commit on other nodes).
    */
-  async stop(): Promise<void> {
+  async stop(options: { transferLeadership?: boolean } = {}): Promise<void> {
     if (this.stopped) {
       await this.loopDone;
       return;
     }
+    if (options.transferLeadership !== false) await this.handOver();
     this.stopped = true;
     this.halt(this.stoppedError());
     await this.loopDone;
     await this.transport.stop();
     await this.storage.close();
+  }
+
+  /** A leader about to stop hands leadership to its most up-to-date voter first. */
+  private async handOver(): Promise<void> {
+    const r = this.raw.raft;
+    if (r.role !== 'leader') return;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const [id, pr] of r.tracker.progress) {
+      if (id === this.id || !r.tracker.isVoter(id)) continue;
+      if (pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best === null) return;
+    try {
+      await this.transferLeadership(best);
+    } catch (e) {
+      this.logger.warn(`${this.id} could not hand over leadership before stopping`, {
+        error: String(e),
+      });
+    }
   }
 
   private stoppedError(): RaftError {
@@ -258,6 +492,16 @@ export class RaftNode<R = unknown> {
     }
     for (const p of this.pending.values()) p.reject(reason);
     this.pending.clear();
+    this.failReadsAndWaiters(reason);
+  }
+
+  private failReadsAndWaiters(reason: Error): void {
+    for (const b of this.readsInFlight.values()) for (const w of b.waiters) w.reject(reason);
+    this.readsInFlight.clear();
+    for (const b of this.readsWaitingApply) for (const w of b.waiters) w.reject(reason);
+    this.readsWaitingApply = [];
+    for (const w of this.transferWaiters) w.reject(reason);
+    this.transferWaiters = [];
   }
 
   private fail(e: unknown, what: 'Storage' | 'Transport'): void {
@@ -277,8 +521,29 @@ export class RaftNode<R = unknown> {
 
   private onTick(): void {
     if (this.stopped) return;
+    this.ticks++;
     this.raw.tick();
+    this.expireWaiters();
     this.kick();
+  }
+
+  private expireWaiters(): void {
+    const now = this.ticks;
+    for (const [ctx, b] of this.readsInFlight) {
+      if (b.deadline > now) continue;
+      this.readsInFlight.delete(ctx);
+      const err = new RaftError('Timeout', 'read index not confirmed in time');
+      for (const w of b.waiters) w.reject(err);
+    }
+    if (this.transferWaiters.length > 0) {
+      const keep: LeaderWaiter[] = [];
+      for (const w of this.transferWaiters) {
+        if (w.deadline > now) keep.push(w);
+        else
+          w.reject(new RaftError('Timeout', `leadership transfer to ${w.target} did not complete`));
+      }
+      this.transferWaiters = keep;
+    }
   }
 
   private receive(m: Message): void {
@@ -312,7 +577,12 @@ export class RaftNode<R = unknown> {
         await this.handleReady(rd);
         if (this.failure !== null) return;
         this.raw.advance(rd);
+        if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
+        this.releaseReads();
         if (rd.softState !== null) this.emitSoftState(rd.softState.role, rd.softState.lead);
+        if (rd.snapshot !== null) this.lastSnapshotIndex = rd.snapshot.meta.index;
+        await this.maybeSnapshot();
+        if (this.failure !== null) return;
       }
     } finally {
       this.looping = false;
@@ -338,25 +608,67 @@ export class RaftNode<R = unknown> {
       }
     }
     this.sendAll(rd.messagesAfterPersist);
+    if (rd.snapshot !== null) {
+      try {
+        await this.sm.restore(rd.snapshot.data);
+      } catch (err) {
+        this.fail(err, 'Storage');
+        return;
+      }
+      // Proposals the snapshot covers were applied (or not) inside it: we cannot tell which.
+      const upTo = rd.snapshot.meta.index;
+      for (const [index, p] of this.pending) {
+        if (index > upTo) continue;
+        this.pending.delete(index);
+        p.reject(
+          new RaftError('OutcomeUnknown', `proposal at index ${index} was covered by a snapshot`),
+        );
+      }
+    }
     for (const e of rd.committedEntries) {
-      let result: R | Promise<R>;
+      let result: unknown;
       try {
         result = this.sm.apply(e);
         if (isThenable(result)) result = await result;
+        if (e.type === EntryType.ConfChange) {
+          result = this.raw.applyConfChange(Raft.decodeConfChange(e));
+        }
       } catch (err) {
         // A state machine that throws cannot keep replicas identical: stop this node.
         this.fail(err, 'Storage');
         return;
       }
-      this.settle(e, result as R);
+      this.settle(e, result);
     }
   }
 
-  private settle(e: Entry, result: R): void {
+  /** Takes a snapshot when the policy says so, saves it and compacts the log behind it. */
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.raw.raft.log.applied;
+    if (this.snapshotEntries <= 0 || applied - this.lastSnapshotIndex < this.snapshotEntries)
+      return;
+    const term = this.raw.raft.log.term(applied);
+    if (term === undefined) return;
+    try {
+      const data = await this.sm.snapshot();
+      const snapshot: Snapshot = {
+        meta: { index: applied, term, confState: this.raw.status().confState },
+        data,
+      };
+      await this.storage.save({ snapshot, entries: [] }, this.sync);
+      this.raw.compact(snapshot, this.snapshotKeepEntries);
+      this.lastSnapshotIndex = applied;
+      this.logger.info(`${this.id} took a snapshot at ${applied}`, { bytes: data.byteLength });
+    } catch (e) {
+      this.fail(e, 'Storage');
+    }
+  }
+
+  private settle(e: Entry, result: unknown): void {
     const p = this.pending.get(e.index);
     if (p === undefined) return;
     this.pending.delete(e.index);
-    if (p.term === e.term) p.resolve(result);
+    if (p.term === e.term) p.resolve(result as never);
     else {
       // Log matching: another entry committed at this index, so ours never will be.
       p.reject(
@@ -393,6 +705,14 @@ export class RaftNode<R = unknown> {
     if (lead !== this.lastLeader) {
       this.lastLeader = lead;
       for (const l of this.listeners.leaderChange) l({ leader: lead, term });
+      if (lead !== null && this.transferWaiters.length > 0) {
+        const keep: LeaderWaiter[] = [];
+        for (const w of this.transferWaiters) {
+          if (w.target === lead) w.resolve();
+          else keep.push(w);
+        }
+        this.transferWaiters = keep;
+      }
     }
   }
 
@@ -416,5 +736,6 @@ export class RaftNode<R = unknown> {
     const err = new RaftError('Stopped', `node ${this.id} crashed`);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    this.failReadsAndWaiters(err);
   }
 }

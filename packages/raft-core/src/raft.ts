@@ -1,9 +1,18 @@
+import { applyChange, changeKind } from './confchange/changer.js';
+import { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from './config.js';
 import { NotLeaderError, panic, RaftError } from './errors.js';
 import { entrySize, RaftLog } from './log.js';
 import type { Logger } from './logger.js';
-import { configFromConfState, ProgressTracker } from './tracker/progress-tracker.js';
+import { ReadOnly, type ReadRequest } from './read-only.js';
+import type { Progress } from './tracker/progress.js';
 import {
+  configFromConfState,
+  confStateFromConfig,
+  ProgressTracker,
+} from './tracker/progress-tracker.js';
+import {
+  type ConfChange,
   type ConfState,
   type Entry,
   EntryType,
@@ -14,6 +23,9 @@ import {
   type MsgAppResp,
   type MsgHeartbeat,
   type MsgHeartbeatResp,
+  type MsgReadIndexResp,
+  type MsgSnap,
+  type MsgSnapResp,
   type MsgVote,
   type NodeId,
   type Role,
@@ -30,6 +42,18 @@ export interface RaftState {
   readonly snapshotTerm: Term;
   /** Every entry after the snapshot point, in order. */
   readonly entries: readonly Entry[];
+  /** The latest snapshot (sent to followers that fall behind the log), if any. */
+  readonly snapshot?: Snapshot | null;
+}
+
+/**
+ * The outcome of a ReadIndex request (thesis §6.4): once the state machine has applied
+ * `index`, a read issued with `context` may be served locally. `index` is -1 if the request
+ * failed (no leader, or leadership lost) and may be retried.
+ */
+export interface ReadState {
+  readonly index: Index;
+  readonly context: number;
 }
 
 type CampaignType = 'preElection' | 'election' | 'transfer';
@@ -56,6 +80,28 @@ export class Raft {
   /** Messages to send only after this Ready's entries/hard state are durable. */
   msgsAfterPersist: Message[] = [];
 
+  /** ReadIndex outcomes for local requests, handed out in the next Ready. */
+  readStates: ReadState[] = [];
+  /** The latest snapshot, sent to followers whose next entry was compacted. */
+  snapshot: Snapshot | null = null;
+  /** Leadership transfer target (thesis §3.10), or null. */
+  leadTransferee: NodeId | null = null;
+  /** Index of the last conf change proposed by this leader; a new one waits until it applied. */
+  pendingConfIndex: Index = 0;
+
+  private readonly readOnly = new ReadOnly();
+  /** Reads received before this leader committed an entry of its term (they must wait). */
+  private pendingReads: ReadRequest[] = [];
+  private readSeq = 0;
+  /** Ticks since this node started (the leader's clock for leases). */
+  private ticksElapsed = 0;
+  /** Lease mode: tick at which the latest quorum-acknowledged heartbeat round was sent. */
+  private leaseFrom = Number.NEGATIVE_INFINITY;
+  /** Lease mode: send tick of each heartbeat round in flight. */
+  private readonly roundSentAt = new Map<number, number>();
+  /** A snapshot being received in chunks. */
+  private incoming: IncomingSnapshot | null = null;
+
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
@@ -76,6 +122,7 @@ export class Raft {
     this.tracker.setConfig(configFromConfState(state.confState), this.log.lastIndex() + 1);
     this.term = state.hardState.term;
     this.vote = state.hardState.vote;
+    this.snapshot = state.snapshot ?? null;
     this.becomeFollower(this.term, null);
     this.logger.info(`${this.id} started at term ${this.term}`, {
       commit: this.log.committed,
@@ -107,6 +154,11 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.tracker.resetVotes();
     this.pendingBcast = false;
+    this.leadTransferee = null;
+    this.leaseFrom = Number.NEGATIVE_INFINITY;
+    this.roundSentAt.clear();
+    this.failReads([...this.readOnly.reset(), ...this.pendingReads]);
+    this.pendingReads = [];
     const last = this.log.lastIndex();
     for (const [id, pr] of this.tracker.progress) {
       pr.match = 0;
@@ -164,6 +216,8 @@ export class Raft {
     // The leader's own progress is trivially in replicate state.
     if (self) self.becomeReplicate();
     // §8: a new leader commits an empty entry of its own term to learn what is committed.
+    // A conf change may be uncommitted in our log: allow a new one only once it is applied.
+    this.pendingConfIndex = this.log.lastIndex();
     this.appendEntries([{ index: 0, term: 0, type: EntryType.Normal, data: EMPTY }]);
     this.logger.info(`${this.id} became leader at term ${this.term}`);
   }
@@ -172,6 +226,7 @@ export class Raft {
   // Ticks
 
   tick(): void {
+    this.ticksElapsed++;
     if (this.role === 'leader') this.tickHeartbeat();
     else this.tickElection();
   }
@@ -197,10 +252,17 @@ export class Raft {
         }
         for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
       }
+      if (this.leadTransferee !== null) {
+        this.logger.info(
+          `${this.id} aborted leadership transfer to ${this.leadTransferee}: timed out`,
+        );
+        this.leadTransferee = null;
+      }
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat();
+      if (this.cfg.readOnly === 'lease') this.startLeaseRound([]);
+      else this.bcastHeartbeat();
     }
   }
 
@@ -213,6 +275,15 @@ export class Raft {
     if (!this.promotable()) {
       this.logger.warn(`${this.id} is unpromotable and can not campaign`);
       return;
+    }
+    // Our configuration lags until committed conf changes are applied: do not campaign on it.
+    for (let i = this.log.applied + 1; i <= this.log.committed; i++) {
+      if (this.log.entry(i)?.type === EntryType.ConfChange) {
+        this.logger.warn(
+          `${this.id} cannot campaign: conf change at ${i} is committed but not applied`,
+        );
+        return;
+      }
     }
     if (kind === 'transfer') this.campaign('transfer');
     else if (this.cfg.preVote) this.campaign('preElection');
@@ -375,6 +446,13 @@ export class Raft {
         this.becomeFollower(m.term, m.from);
         this.handleHeartbeat(m);
         return;
+      case 'MsgSnap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case 'MsgReadIndex':
+        this.rejectReadIndex(m.from, m.context);
+        return;
       case 'MsgVoteResp':
       case 'MsgPreVoteResp': {
         if (m.type !== myResp) return;
@@ -417,6 +495,18 @@ export class Raft {
         );
         this.hup('transfer');
         return;
+      case 'MsgSnap':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        return;
+      case 'MsgReadIndex':
+        // Not the leader: the requester must retry elsewhere.
+        this.rejectReadIndex(m.from, m.context);
+        return;
+      case 'MsgReadIndexResp':
+        this.readStates.push({ index: m.reject ? -1 : m.index, context: m.context });
+        return;
       default:
         return;
     }
@@ -432,6 +522,13 @@ export class Raft {
         return;
       case 'MsgHeartbeatResp':
         this.handleHeartbeatResponse(m);
+        return;
+      case 'MsgSnapResp':
+        pr.recentActive = true;
+        this.handleSnapshotResponse(m, pr);
+        return;
+      case 'MsgReadIndex':
+        this.handleReadRequest({ from: m.from, context: m.context });
         return;
       default:
         return;
@@ -531,6 +628,10 @@ export class Raft {
     // NB: followers learn a new commit index with the next append or heartbeat, not with a
     // dedicated message: it halves the messages per proposal when proposals are sequential.
     this.maybeCommit();
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.logger.info(`${this.id} sent MsgTimeoutNow to ${m.from} after it caught up`);
+      this.sendTimeoutNow(m.from);
+    }
     // Keep the pipe full.
     while (this.sendAppend(m.from, false)) {
       /* send as much as flow control allows */
@@ -541,6 +642,15 @@ export class Raft {
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    if (m.context !== 0) this.handleReadAck(m.context, m.from);
+    if (pr.state === 'snapshot') {
+      // Go-back-N: if the transfer made no progress since the last heartbeat, resend from the
+      // last acknowledged offset (chunks may have been lost).
+      if (pr.snapAcked === pr.snapAckedAtHeartbeat) pr.snapSent = pr.snapAcked;
+      pr.snapAckedAtHeartbeat = pr.snapAcked;
+      this.sendSnapshotChunks(m.from, pr);
+      return;
+    }
     pr.probeSent = false;
     // NB: if the window is full its MsgApps may all have been lost; free one so that another
     // append goes out. A gap makes the follower reject it, and the leader falls back to probing.
@@ -557,6 +667,11 @@ export class Raft {
       this.log.term(mci) === this.term
     ) {
       this.log.commitTo(mci);
+      if (this.pendingReads.length > 0) {
+        const reads = this.pendingReads;
+        this.pendingReads = [];
+        for (const r of reads) this.handleReadRequest(r);
+      }
       return true;
     }
     return false;
@@ -573,9 +688,8 @@ export class Raft {
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
       // The entries the follower needs were compacted: it must catch up from a snapshot.
-      panic(
-        `${this.id}: entries for ${to} at ${prevIndex} compacted and snapshots are not supported yet`,
-      );
+      this.startSnapshot(to, pr);
+      return false;
     }
     const ents = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxSizePerMsg);
     if (ents.length === 0 && !sendIfEmpty) return false;
@@ -604,7 +718,7 @@ export class Raft {
     }
   }
 
-  private bcastHeartbeat(): void {
+  private bcastHeartbeat(context = 0): void {
     for (const [id, pr] of this.tracker.progress) {
       if (id === this.id) continue;
       const m: MsgHeartbeat = {
@@ -613,7 +727,7 @@ export class Raft {
         to: id,
         term: this.term,
         commit: Math.min(pr.match, this.log.committed),
-        context: 0,
+        context,
       };
       this.send(m, false);
     }
@@ -657,6 +771,12 @@ export class Raft {
    */
   propose(data: Uint8Array, type: EntryType = EntryType.Normal): { index: Index; term: Term } {
     if (this.role !== 'leader') throw new NotLeaderError(this.lead);
+    if (this.leadTransferee !== null) {
+      throw new RaftError(
+        'LeadershipTransferInProgress',
+        `leadership is being transferred to ${this.leadTransferee}`,
+      );
+    }
     const index = this.appendEntries([{ index: 0, term: 0, type, data }]);
     return { index, term: this.term };
   }
@@ -670,9 +790,378 @@ export class Raft {
     }
   }
 
-  /** Installs a snapshot that was persisted (driver side). Placeholder for issue 3. */
-  restoreSnapshot(s: Snapshot): void {
+  // ---------------------------------------------------------------------------------------------
+  // Linearizable reads (thesis §6.4)
+
+  /**
+   * Requests a read index for `context`. The answer arrives as a {@link ReadState} in a later
+   * Ready. Throws {@link NotLeaderError} if no leader is known.
+   */
+  readIndex(context: number): void {
+    if (this.role === 'leader') {
+      this.handleReadRequest({ from: this.id, context });
+      return;
+    }
+    if (this.lead === null) throw new NotLeaderError(null);
+    this.send(
+      { type: 'MsgReadIndex', from: this.id, to: this.lead, term: this.term, context },
+      false,
+    );
+  }
+
+  private handleReadRequest(req: ReadRequest): void {
+    if (this.role !== 'leader') {
+      this.failReads([req]);
+      return;
+    }
+    // §6.4 step 1: until the leader commits an entry of its own term it does not know the
+    // latest commit index; hold the read until then.
+    if (this.log.term(this.log.committed) !== this.term) {
+      this.pendingReads.push(req);
+      return;
+    }
+    const index = this.log.committed;
+    if (this.tracker.isSingleton(this.id) || this.leaseValid()) {
+      // A single voter is a quorum by itself; a valid lease stands for a fresh round.
+      this.respondRead(req, index);
+      return;
+    }
+    if (this.cfg.readOnly === 'lease') {
+      this.startLeaseRound([req]);
+      return;
+    }
+    const id = ++this.readSeq;
+    this.readOnly.add(id, index, [req], this.id);
+    this.bcastHeartbeat(id);
+  }
+
+  /**
+   * Lease mode: a follower that received a heartbeat sent at tick T grants no vote to anyone
+   * else before T + electionTick of its own ticks (CheckQuorum's lease). So while fewer than
+   * `electionTick - 2` of our ticks have passed since a round a quorum acknowledged was sent,
+   * no other leader can exist — assuming clocks tick at the same rate (the 2 ticks absorb tick
+   * phase differences, not drift).
+   */
+  private leaseValid(): boolean {
+    // A transfer lets the target campaign without waiting for followers' leases: no lease then.
+    return (
+      this.cfg.readOnly === 'lease' &&
+      this.leadTransferee === null &&
+      this.ticksElapsed - this.leaseFrom < this.cfg.electionTick - 2
+    );
+  }
+
+  private startLeaseRound(reqs: ReadRequest[]): void {
+    const id = ++this.readSeq;
+    this.roundSentAt.set(id, this.ticksElapsed);
+    this.readOnly.add(id, this.log.committed, reqs, this.id);
+    this.bcastHeartbeat(id);
+  }
+
+  private handleReadAck(id: number, from: NodeId): void {
+    const acks = this.readOnly.recvAck(id, from);
+    if (acks === undefined) return;
+    if (this.tracker.config.voters.voteResult((v) => acks.has(v)) !== 'won') return;
+    const sent = this.roundSentAt.get(id);
+    if (sent !== undefined && sent > this.leaseFrom) this.leaseFrom = sent;
+    for (const round of this.readOnly.advance(id)) {
+      this.roundSentAt.delete(round.id);
+      for (const req of round.requests) this.respondRead(req, round.index);
+    }
+  }
+
+  private respondRead(req: ReadRequest, index: Index): void {
+    if (req.from === this.id) {
+      this.readStates.push({ index, context: req.context });
+      return;
+    }
+    const m: MsgReadIndexResp = {
+      type: 'MsgReadIndexResp',
+      from: this.id,
+      to: req.from,
+      term: this.term,
+      context: req.context,
+      index,
+      reject: false,
+    };
+    this.send(m, false);
+    // The follower must learn that `index` is committed before it can serve the read.
+    this.sendAppend(req.from, true);
+  }
+
+  private rejectReadIndex(to: NodeId, context: number): void {
+    this.send(
+      {
+        type: 'MsgReadIndexResp',
+        from: this.id,
+        to,
+        term: this.term,
+        context,
+        index: 0,
+        reject: true,
+      },
+      false,
+    );
+  }
+
+  private failReads(reqs: readonly ReadRequest[]): void {
+    for (const r of reqs) {
+      if (r.from === this.id) this.readStates.push({ index: -1, context: r.context });
+      else this.rejectReadIndex(r.from, r.context);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leadership transfer (thesis §3.10)
+
+  /**
+   * Starts transferring leadership to `to`: proposals are refused meanwhile, `to` is brought up
+   * to date, then told to campaign at once (MsgTimeoutNow). Aborted after an election timeout.
+   */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.lead);
+    if (to === this.id) return;
+    if (!this.tracker.isVoter(to)) {
+      throw new RaftError('InvalidArgument', `cannot transfer leadership to ${to}: not a voter`);
+    }
+    if (this.leadTransferee === to) return;
+    this.logger.info(`${this.id} [term ${this.term}] starts to transfer leadership to ${to}`);
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+    const pr = this.tracker.progress.get(to) as Progress;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'MsgTimeoutNow', from: this.id, to, term: this.term }, false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots (thesis §5)
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    const snap = this.snapshot;
+    if (snap === null)
+      panic(`${this.id}: entries for ${to} were compacted but there is no snapshot`);
+    this.logger.info(`${this.id} starts sending snapshot at ${snap.meta.index} to ${to}`);
+    pr.becomeSnapshot(snap.meta.index);
+    this.sendSnapshotChunks(to, pr);
+  }
+
+  /** Sends snapshot chunks to `to` while the window (in bytes) allows. */
+  private sendSnapshotChunks(to: NodeId, pr: Progress): void {
+    const snap = this.snapshot;
+    if (snap === null || pr.state !== 'snapshot' || snap.meta.index !== pr.pendingSnapshot) {
+      if (pr.state === 'snapshot') pr.becomeProbe();
+      return;
+    }
+    const total = snap.data.byteLength;
+    const chunk = this.cfg.snapshotChunkSize;
+    const window = chunk * this.cfg.snapshotWindow;
+    do {
+      const offset = pr.snapSent;
+      if (offset > total || (offset === total && total > 0) || offset - pr.snapAcked >= window)
+        break;
+      const end = Math.min(total, offset + chunk);
+      const m: MsgSnap = {
+        type: 'MsgSnap',
+        from: this.id,
+        to,
+        term: this.term,
+        meta: snap.meta,
+        offset,
+        totalBytes: total,
+        data: snap.data.subarray(offset, end),
+        done: end === total,
+      };
+      this.send(m, false);
+      pr.snapSent = end;
+      if (total === 0) break;
+    } while (pr.snapSent < total);
+  }
+
+  private handleSnapshotResponse(m: MsgSnapResp, pr: Progress): void {
+    if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return;
+    if (m.reject) {
+      this.logger.info(`${this.id}: ${m.from} rejected snapshot ${m.index}; probing again`);
+      pr.becomeProbe();
+      return;
+    }
+    // `offset` is the next byte the follower wants: it may be lower than what we sent (lost
+    // chunks, or the follower restarted and lost the partial snapshot).
+    if (m.offset < pr.snapAcked || m.offset > pr.snapSent) pr.snapSent = m.offset;
+    pr.snapAcked = m.offset;
+    this.sendSnapshotChunks(m.from, pr);
+  }
+
+  private handleSnapshot(m: MsgSnap): void {
+    const meta = m.meta;
+    const reply = (offset: number, reject = false): void => {
+      const r: MsgSnapResp = {
+        type: 'MsgSnapResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: meta.index,
+        offset,
+        reject,
+      };
+      this.send(r, false);
+    };
+    if (meta.index <= this.log.committed) {
+      // We already have everything the snapshot covers: tell the leader where we are.
+      this.incoming = null;
+      reply(m.totalBytes);
+      this.send(this.appResp(m.from, this.log.committed), true);
+      return;
+    }
+    let inc = this.incoming;
+    if (
+      inc === null ||
+      inc.meta.index !== meta.index ||
+      inc.meta.term !== meta.term ||
+      inc.leaderTerm !== m.term
+    ) {
+      if (m.offset !== 0) {
+        reply(0);
+        return;
+      }
+      inc = { meta, leaderTerm: m.term, total: m.totalBytes, received: 0, chunks: [] };
+      this.incoming = inc;
+    }
+    if (m.offset !== inc.received || inc.received + m.data.byteLength > inc.total) {
+      reply(inc.received);
+      return;
+    }
+    inc.chunks.push(m.data);
+    inc.received += m.data.byteLength;
+    if (inc.received < inc.total) {
+      reply(inc.received);
+      return;
+    }
+    this.incoming = null;
+    const data = concat(inc.chunks, inc.total);
+    reply(inc.total);
+    if (this.restore({ meta, data })) {
+      this.logger.info(`${this.id} restored snapshot [index: ${meta.index}, term: ${meta.term}]`);
+      this.send(this.appResp(m.from, this.log.lastIndex()), true);
+    } else {
+      this.send(this.appResp(m.from, this.log.committed), true);
+    }
+  }
+
+  /** Follower: installs `s` unless the log already covers it. Returns true if installed. */
+  private restore(s: Snapshot): boolean {
+    if (s.meta.index <= this.log.committed) return false;
+    if (this.log.matchTerm(s.meta.index, s.meta.term)) {
+      // Our log has the snapshot's last entry: everything up to it is committed; keep the rest.
+      this.log.commitTo(s.meta.index);
+      return false;
+    }
     this.log.restore(s);
+    this.snapshot = s;
+    this.tracker.setConfig(configFromConfState(s.meta.confState), this.log.lastIndex() + 1);
+    return true;
+  }
+
+  /**
+   * Records a snapshot taken by the driver (covering entries up to `s.meta.index` ≤ applied)
+   * and compacts the in-memory log, keeping `keepEntries` entries behind it so slightly lagging
+   * followers can still catch up from the log.
+   */
+  compact(s: Snapshot, keepEntries: number): void {
+    if (s.meta.index > this.log.applied)
+      panic(`snapshot ${s.meta.index} is beyond applied ${this.log.applied}`);
+    if (this.snapshot === null || s.meta.index > this.snapshot.meta.index) this.snapshot = s;
+    const to = Math.max(this.log.snapshotIndex(), s.meta.index - keepEntries);
+    // NB: a follower may still be receiving an older snapshot; it keeps being sent the one in
+    // its progress until it restarts from the new one (sendSnapshotChunks checks the index).
+    this.log.compact(to);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership changes (thesis §4)
+
+  /**
+   * Leader: proposes a membership change. One change at a time: throws
+   * `RaftError('ConfChangeInProgress')` while an earlier one is not applied, and
+   * `RaftError('Unavailable')` if the new configuration would have no active quorum.
+   */
+  proposeConfChange(cc: ConfChange): { index: Index; term: Term } {
+    if (this.role !== 'leader') throw new NotLeaderError(this.lead);
+    if (this.leadTransferee !== null) {
+      throw new RaftError(
+        'LeadershipTransferInProgress',
+        `leadership is being transferred to ${this.leadTransferee}`,
+      );
+    }
+    if (this.pendingConfIndex > this.log.applied) {
+      throw new RaftError(
+        'ConfChangeInProgress',
+        `conf change at ${this.pendingConfIndex} is not applied yet`,
+      );
+    }
+    const cfg = this.tracker.config;
+    if (cfg.voters.isJoint && changeKind(cc) !== 'leaveJoint') {
+      throw new RaftError(
+        'ConfChangeInProgress',
+        'in a joint configuration: only leaving it is allowed',
+      );
+    }
+    const next = applyChange(cfg, cc); // throws InvalidArgument
+    // Guard: the new configuration must have a quorum of recently active voters, or the
+    // cluster would be stuck (thesis §4.2.2 availability).
+    const active = (id: NodeId): boolean =>
+      id === this.id || (this.tracker.progress.get(id)?.recentActive ?? false);
+    if (next.voters.voteResult(active) !== 'won') {
+      throw new RaftError('Unavailable', 'the new configuration would not have an active quorum');
+    }
+    const r = this.propose(encodeConfChange(cc), EntryType.ConfChange);
+    this.pendingConfIndex = r.index;
+    return r;
+  }
+
+  /**
+   * Applies a committed membership change (called by the driver when it applies the entry, in
+   * log order). Returns the new configuration. An invalid change is ignored on every node alike.
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    let next: ReturnType<typeof applyChange>;
+    try {
+      next = applyChange(this.tracker.config, cc);
+    } catch (e) {
+      this.logger.warn(`${this.id} ignored an invalid conf change`, { error: String(e) });
+      return confStateFromConfig(this.tracker.config);
+    }
+    this.tracker.setConfig(next, this.log.lastIndex() + 1);
+    const cs = confStateFromConfig(next);
+    this.logger.info(`${this.id} switched to configuration ${JSON.stringify(cs)}`);
+    if (this.role === 'leader') {
+      if (!this.tracker.isVoter(this.id)) {
+        // Thesis §4.2.2: a leader removed from the configuration steps down once it is committed.
+        this.logger.info(`${this.id} steps down: no longer a voter`);
+        this.becomeFollower(this.term, null);
+        return cs;
+      }
+      const self = this.tracker.progress.get(this.id);
+      if (self !== undefined) self.match = Math.max(self.match, this.log.stable);
+      if (this.leadTransferee !== null && !this.tracker.isVoter(this.leadTransferee))
+        this.leadTransferee = null;
+      this.maybeCommit();
+      this.pendingBcast = true;
+      if (next.voters.isJoint && next.autoLeave && this.pendingConfIndex <= this.log.applied + 1) {
+        // Leave the joint configuration as soon as entering it is applied (thesis §4.3).
+        const r = this.propose(encodeConfChange({ changes: [] }), EntryType.ConfChange);
+        this.pendingConfIndex = r.index;
+      }
+    }
+    return cs;
+  }
+
+  /** Decodes a ConfChange entry (for the driver). */
+  static decodeConfChange(e: Entry): ConfChange {
+    return decodeConfChange(e.data);
   }
 
   private send(m: Message, afterPersist: boolean): void {
@@ -682,3 +1171,23 @@ export class Raft {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A snapshot being received in chunks. */
+interface IncomingSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly leaderTerm: Term;
+  readonly total: number;
+  received: number;
+  readonly chunks: Uint8Array[];
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}

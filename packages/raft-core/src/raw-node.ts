@@ -1,8 +1,9 @@
 import type { RaftConfig } from './config.js';
 import { panic } from './errors.js';
-import { Raft, type RaftState } from './raft.js';
+import { Raft, type RaftState, type ReadState } from './raft.js';
 import { confStateFromConfig } from './tracker/progress-tracker.js';
 import type {
+  ConfChange,
   ConfState,
   Entry,
   EntryType,
@@ -54,6 +55,11 @@ export interface Ready {
   readonly mustSync: boolean;
   /** Present when the leader or role changed since the last Ready. */
   readonly softState: SoftState | null;
+  /**
+   * ReadIndex outcomes for requests made with {@link RawNode.readIndex}: serve the read with
+   * `context` once `appliedIndex ≥ index` (or fail it if `index` is -1).
+   */
+  readonly readStates: readonly ReadState[];
 }
 
 /** A snapshot of a node's state for observability. */
@@ -105,6 +111,31 @@ export class RawNode {
     return this.raft.propose(data, type);
   }
 
+  /** Requests a linearizable read point for `context` (see `Ready.readStates`). */
+  readIndex(context: number): void {
+    this.raft.readIndex(context);
+  }
+
+  /** Leader: starts a leadership transfer to `to` (thesis §3.10). */
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
+  /** Leader: proposes a membership change (thesis §4). */
+  proposeConfChange(cc: ConfChange): { index: Index; term: Term } {
+    return this.raft.proposeConfChange(cc);
+  }
+
+  /** Applies a committed membership change, in log order; returns the new configuration. */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /** Records a snapshot the driver saved and compacts the in-memory log behind it. */
+  compact(snapshot: Snapshot, keepEntries: number): void {
+    this.raft.compact(snapshot, keepEntries);
+  }
+
   softState(): SoftState {
     return { lead: this.raft.lead, role: this.raft.role };
   }
@@ -122,6 +153,7 @@ export class RawNode {
     return (
       r.msgs.length > 0 ||
       r.msgsAfterPersist.length > 0 ||
+      r.readStates.length > 0 ||
       r.hasPendingBcast() ||
       r.log.hasUnstable() ||
       r.log.pendingSnapshot !== null ||
@@ -156,7 +188,9 @@ export class RawNode {
           (hardState.term !== this.prevHardState.term ||
             hardState.vote !== this.prevHardState.vote)),
       softState: softChanged ? ss : null,
+      readStates: r.readStates,
     };
+    r.readStates = [];
     r.msgs = [];
     r.msgsAfterPersist = [];
     if (hardState !== null) this.prevHardState = hardState;
@@ -171,6 +205,9 @@ export class RawNode {
     this.inReady = false;
     const r = this.raft;
     if (rd.snapshot !== null && r.log.pendingSnapshot === rd.snapshot) r.log.pendingSnapshot = null;
+    // The driver installed the snapshot before applying this Ready's entries.
+    if (rd.snapshot !== null && rd.snapshot.meta.index > r.log.applied)
+      r.log.appliedTo(rd.snapshot.meta.index);
     const n = rd.committedEntries.length;
     if (n > 0) r.log.appliedTo((rd.committedEntries[n - 1] as Entry).index);
     if (rd.entries.length > 0) {

@@ -1,6 +1,6 @@
 import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { RaftNode } from '../node.js';
+import { bootstrapWrite, RaftNode } from '../node.js';
 import type {
   Clock,
   InitialState,
@@ -11,8 +11,10 @@ import type {
   Transport,
 } from '../ports.js';
 import {
+  type ConfState,
   EMPTY_CONF_STATE,
   type Entry,
+  EntryType,
   type Index,
   type Message,
   type NodeId,
@@ -56,6 +58,11 @@ export interface SimClusterOptions {
   readonly fsyncMs?: readonly [number, number];
   /** Check invariants after every step. Default true. */
   readonly checkInvariants?: boolean;
+  /** Snapshot policy of every node (entries between snapshots; 0 = never). Default 0. */
+  readonly snapshotEntries?: number;
+  readonly snapshotKeepEntries?: number;
+  readonly snapshotChunkSize?: number;
+  readonly readOnly?: 'safe' | 'lease';
   readonly logger?: Logger;
 }
 
@@ -73,7 +80,9 @@ export interface SimStats {
 }
 
 /** The outcome of a simulated proposal. */
-export type ProposeOutcome = { ok: true; index: Index } | { ok: false; error: unknown };
+export type ProposeOutcome =
+  | { ok: true; index: Index; value: string | boolean | null }
+  | { ok: false; error: unknown };
 
 const REQUESTS = new Set([
   'MsgApp',
@@ -90,9 +99,9 @@ interface NodeSlot {
   readonly durable: MemoryLogStorage;
   incarnation: number;
   alive: boolean;
-  node: RaftNode<Index> | null;
+  node: RaftNode<SimApplied> | null;
   transport: SimTransport | null;
-  sm: RecordingStateMachine | null;
+  sm: SimStateMachine | null;
   /** Term of the last durably completed hard state write. */
   durableTerm: Term;
 }
@@ -107,6 +116,7 @@ interface NodeSlot {
 export class SimCluster {
   readonly seed: number;
   readonly rng: Rng;
+  /** Every node ever created (members or not). */
   readonly ids: readonly NodeId[];
   readonly checker = new InvariantChecker();
   readonly stats: SimStats = {
@@ -151,10 +161,7 @@ export class SimCluster {
     const c = new SimCluster(opts);
     for (const id of c.ids) {
       const durable = new MemoryLogStorage();
-      await durable.save(
-        { entries: [], confState: { ...EMPTY_CONF_STATE, voters: [...c.ids].sort() } },
-        true,
-      );
+      await durable.save(bootstrapWrite(c.ids), true);
       c.slots.set(id, {
         id,
         durable,
@@ -230,7 +237,7 @@ export class SimCluster {
     slot.durableTerm = init.hardState.term;
     const startIndex = init.snapshot?.index ?? 0;
     this.checker.stateMachine.restart(id, incarnation, startIndex);
-    const sm = new RecordingStateMachine(this, id, incarnation, startIndex);
+    const sm = new SimStateMachine(this, id, incarnation, startIndex);
     const transport = new SimTransport(this, id);
     const storage = new SimStorage(this, slot, incarnation);
     const clock = new SimClock(this, () => slot.alive && slot.incarnation === incarnation);
@@ -238,7 +245,7 @@ export class SimCluster {
     slot.transport = transport;
     slot.alive = true;
     const o = this.opts;
-    slot.node = await RaftNode.start<Index>({
+    slot.node = await RaftNode.start<SimApplied>({
       id,
       storage,
       transport,
@@ -252,6 +259,10 @@ export class SimCluster {
       ...(o.checkQuorum !== undefined && { checkQuorum: o.checkQuorum }),
       ...(o.maxSizePerMsg !== undefined && { maxSizePerMsg: o.maxSizePerMsg }),
       ...(o.maxInflightMsgs !== undefined && { maxInflightMsgs: o.maxInflightMsgs }),
+      snapshotEntries: o.snapshotEntries ?? 0,
+      ...(o.snapshotKeepEntries !== undefined && { snapshotKeepEntries: o.snapshotKeepEntries }),
+      ...(o.snapshotChunkSize !== undefined && { snapshotChunkSize: o.snapshotChunkSize }),
+      ...(o.readOnly !== undefined && { readOnly: o.readOnly }),
       ...(o.logger !== undefined && { logger: o.logger }),
     });
   }
@@ -283,7 +294,7 @@ export class SimCluster {
   }
 
   /** The live RaftNode for `id`. Throws if crashed. */
-  node(id: NodeId): RaftNode<Index> {
+  node(id: NodeId): RaftNode<SimApplied> {
     const n = this.slot(id).node;
     if (n === null) throw new Error(`node ${id} is down`);
     return n;
@@ -348,7 +359,7 @@ export class SimCluster {
     if (slot.node === null)
       return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
     return slot.node.propose(data).then(
-      (index) => ({ ok: true, index }) as const,
+      (r) => ({ ok: true, index: r.index, value: r.value }) as const,
       (error: unknown) => ({ ok: false, error }) as const,
     );
   }
@@ -368,7 +379,59 @@ export class SimCluster {
 
   /** The entry `id` applied at `index` in its current lifetime, if any. */
   appliedAt(id: NodeId, index: Index): Entry | undefined {
-    return this.slot(id).sm?.entries[index];
+    const sm = this.slot(id).sm;
+    if (sm === null || sm.lastApplied < index) return undefined;
+    // State machine safety (checked on every apply) makes the global record this node's too.
+    return this.checker.stateMachine.entries.get(index);
+  }
+
+  /**
+   * Linearizable read of `key` at `id`: ReadIndex, then the local state machine. Never rejects.
+   */
+  get(
+    id: NodeId,
+    key: string,
+  ): Promise<{ ok: true; value: string | null } | { ok: false; error: unknown }> {
+    const slot = this.slot(id);
+    if (slot.node === null)
+      return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
+    const sm = slot.sm;
+    return slot.node.read().then(
+      () => ({ ok: true, value: sm?.kv.get(key) ?? null }) as const,
+      (error: unknown) => ({ ok: false, error }) as const,
+    );
+  }
+
+  /** The local (possibly stale) value of `key` at `id`. */
+  localValue(id: NodeId, key: string): string | null {
+    return this.slot(id).sm?.kv.get(key) ?? null;
+  }
+
+  /**
+   * Adds a new, empty node `id` to the simulation (not yet a member: a leader must add it with
+   * `addLearner`/`addVoter`). It starts with no configuration and waits to be contacted.
+   */
+  async addNode(id: NodeId): Promise<void> {
+    if (this.slots.has(id)) throw new Error(`node ${id} already exists`);
+    const durable = new MemoryLogStorage();
+    this.slots.set(id, {
+      id,
+      durable,
+      incarnation: 0,
+      alive: false,
+      node: null,
+      transport: null,
+      sm: null,
+      durableTerm: 0,
+    });
+    (this.ids as NodeId[]).push(id);
+    await this.boot(id);
+  }
+
+  /** The configuration as the current leader sees it (or null without a leader). */
+  members(): ConfState | null {
+    const l = this.leader();
+    return l === null ? null : this.node(l).status().confState;
   }
 
   /** The highest index applied by `id` (0 if down). */
@@ -741,31 +804,92 @@ class SimTransport implements Transport {
   }
 }
 
-/** Records what a node applies and feeds the state machine safety check. */
-class RecordingStateMachine implements StateMachine<Index> {
-  readonly entries: Entry[] = [];
+/** What the simulated state machine returns for an applied entry. */
+export interface SimApplied {
+  readonly index: Index;
+  /** For KV commands: `'ok'` for put, a boolean for cas; otherwise null. */
+  readonly value: string | boolean | null;
+}
+
+/** A KV command, as the simulator encodes it in entries (JSON with a marker). */
+export type SimKvCommand =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'cas'; readonly key: string; readonly from: string | null; readonly to: string };
+
+const KV_MARKER = 0x7b; // '{'
+
+/** Encodes a KV command for {@link SimCluster.propose}. */
+export function encodeKvCommand(cmd: SimKvCommand): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(cmd));
+}
+
+/**
+ * The simulator's state machine: a small key-value store (put/cas; gets go through ReadIndex)
+ * that also feeds the state machine safety check, and whose snapshots carry the hash of the
+ * applied prefix, so a restored snapshot is checked against what everyone applied.
+ * Entries that are not KV commands (the lab tests' payloads) are only recorded.
+ */
+class SimStateMachine implements StateMachine<SimApplied> {
+  readonly kv = new Map<string, string>();
+  lastApplied: Index;
 
   constructor(
     private readonly sim: SimCluster,
     private readonly id: NodeId,
     private readonly incarnation: number,
-    private readonly startIndex: Index,
-  ) {}
+    startIndex: Index,
+  ) {
+    this.lastApplied = startIndex;
+  }
 
-  apply(e: Entry): Index {
+  apply(e: Entry): SimApplied {
     try {
-      this.sim.checker.stateMachine.onApply(this.id, this.incarnation, e, this.startIndex);
+      this.sim.checker.stateMachine.onApply(this.id, this.incarnation, e, this.lastApplied);
     } catch (err) {
       this.sim._violation(this.sim.annotate(err));
       throw err;
     }
-    this.entries[e.index] = e;
-    return e.index;
+    this.lastApplied = e.index;
+    let value: string | boolean | null = null;
+    if (e.type === EntryType.Normal && e.data[0] === KV_MARKER) {
+      const cmd = JSON.parse(new TextDecoder().decode(e.data)) as SimKvCommand;
+      if (cmd.op === 'put') {
+        this.kv.set(cmd.key, cmd.value);
+        value = 'ok';
+      } else {
+        const cur = this.kv.get(cmd.key) ?? null;
+        value = cur === cmd.from;
+        if (value) this.kv.set(cmd.key, cmd.to);
+      }
+    }
+    return { index: e.index, value };
   }
 
   snapshot(): Uint8Array {
-    return new Uint8Array(0);
+    const chain = this.sim.checker.stateMachine.chainAt(this.lastApplied);
+    return new TextEncoder().encode(
+      JSON.stringify({ index: this.lastApplied, chain, kv: [...this.kv] }),
+    );
   }
 
-  restore(): void {}
+  restore(data: Uint8Array): void {
+    const snap = JSON.parse(new TextDecoder().decode(data)) as {
+      index: Index;
+      chain: number | undefined;
+      kv: [string, string][];
+    };
+    const expect = this.sim.checker.stateMachine.chainAt(snap.index);
+    if (expect !== undefined && snap.chain !== undefined && expect !== snap.chain) {
+      const err = new InvariantViolation(
+        'snapshot safety (thesis §5)',
+        `${this.id} restored a snapshot at ${snap.index} whose state differs from the applied log`,
+      );
+      this.sim._violation(this.sim.annotate(err));
+      throw err;
+    }
+    this.kv.clear();
+    for (const [k, v] of snap.kv) this.kv.set(k, v);
+    this.lastApplied = snap.index;
+    this.sim.checker.stateMachine.restart(this.id, this.incarnation, snap.index);
+  }
 }

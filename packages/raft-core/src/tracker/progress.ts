@@ -22,6 +22,11 @@ export class Progress {
   probeSent = false;
   /** In `snapshot`: the index of the snapshot being sent. */
   pendingSnapshot: Index = 0;
+  /** In `snapshot`: bytes sent, and bytes the follower acknowledged. */
+  snapSent = 0;
+  snapAcked = 0;
+  /** `snapAcked` at the previous heartbeat response (detects a stalled transfer). */
+  snapAckedAtHeartbeat = -1;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
   isLearner: boolean;
@@ -36,6 +41,9 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.probeSent = false;
     this.pendingSnapshot = 0;
+    this.snapSent = 0;
+    this.snapAcked = 0;
+    this.snapAckedAtHeartbeat = -1;
     this.state = state;
     this.inflights.reset();
   }

@@ -1,6 +1,7 @@
 import { Rng } from '../../src/testing/rng.js';
 import { SimCluster } from '../../src/testing/sim-cluster.js';
 import type { NodeId } from '../../src/types.js';
+import { KvClients } from './kv-clients.js';
 
 /** What one randomized run did (for reporting). */
 export interface ScenarioReport {
@@ -10,6 +11,8 @@ export interface ScenarioReport {
   acked: number;
   faults: number;
   simulatedMs: number;
+  kvOps: number;
+  features: string[];
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -26,11 +29,29 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 export async function runRandomScenario(seed: number, durationMs = 6000): Promise<ScenarioReport> {
   const rng = new Rng(seed);
   const nodes = rng.pick([3, 3, 5]);
+  const preVote = rng.chance(0.8);
+  const checkQuorum = rng.chance(0.8);
+  const snapshots = rng.chance(0.6);
+  const membership = rng.chance(0.5);
+  const transfers = rng.chance(0.5);
+  const lease = checkQuorum && rng.chance(0.3);
+  const features = [
+    preVote ? 'prevote' : '',
+    checkQuorum ? 'checkquorum' : '',
+    snapshots ? 'snapshots' : '',
+    membership ? 'membership' : '',
+    transfers ? 'transfers' : '',
+    lease ? 'lease' : 'readindex',
+  ].filter((f) => f !== '');
   const c = await SimCluster.create({
     seed,
     nodes,
-    preVote: rng.chance(0.8),
-    checkQuorum: rng.chance(0.8),
+    preVote,
+    checkQuorum,
+    snapshotEntries: snapshots ? rng.pick([10, 25, 60]) : 0,
+    snapshotKeepEntries: rng.pick([0, 3, 20]),
+    snapshotChunkSize: rng.pick([16, 100, 4096]),
+    readOnly: lease ? 'lease' : 'safe',
     maxInflightMsgs: rng.pick([1, 4, 256]),
     // 64 B carries one entry per MsgApp, so a leader's no-op can trail the older entries it
     // follows: the ingredient of Figure 8 (§5.4.2).
@@ -48,7 +69,15 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
   const acked: { data: Uint8Array; index: number }[] = [];
   let faults = 0;
   let stopClients = false;
+  const kv = new KvClients(c, rng.fork(), {
+    clients: rng.int(2, 5),
+    keys: ['a', 'b', 'c'],
+    thinkMs: [1, 30],
+  });
+  const removed = new Set<NodeId>();
+  let spare = 0;
   try {
+    kv.start();
     // Clients: propose unique commands to a random live node, often to the believed leader.
     let n = 0;
     const client = (): void => {
@@ -62,9 +91,48 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           if (r.ok) acked.push({ data, index: r.index });
         });
       }
-      c.schedule(rng.int(1, 25), client);
+      c.schedule(rng.int(5, 40), client);
     };
     c.schedule(0, client);
+
+    // Membership changes: add a learner and promote it later, remove a voter (maybe the
+    // leader), or replace one through joint consensus. Node ids are never reused for new nodes.
+    const changeMembership = async (): Promise<void> => {
+      const l = c.leader();
+      const m = c.members();
+      if (l === null || m === null || m.votersOutgoing.length > 0) return;
+      const node = c.node(l);
+      const voters = m.voters;
+      const choice = rng.int(0, 3);
+      const dbg = (msg: string): void => {
+        if (process.env.SIM_DEBUG)
+          console.log(`t=${c.now.toFixed(0)} leader=${l} ${msg} conf=${JSON.stringify(m)}`);
+      };
+      dbg(`membership choice ${choice}`);
+      const ignore = (): void => {};
+      if (choice === 0 && m.learners.length > 0) {
+        node.addVoter(rng.pick(m.learners)).catch(ignore);
+      } else if (choice <= 1 && voters.length + m.learners.length < 6) {
+        const id = `x${seed}-${spare++}`;
+        await c.addNode(id);
+        node.addLearner(id).catch(ignore);
+      } else if (choice === 2 && voters.length > 3) {
+        const victim = rng.pick(voters);
+        node.removeNode(victim).then(() => removed.add(victim), ignore);
+      } else if (voters.length >= 3) {
+        const id = `x${seed}-${spare++}`;
+        await c.addNode(id);
+        const victim = rng.pick(voters);
+        node
+          .changeMembership({
+            changes: [
+              { op: 'addVoter', node: id },
+              { op: 'removeNode', node: victim },
+            ],
+          })
+          .then(() => removed.add(victim), ignore);
+      }
+    };
 
     // Nemesis.
     const down = new Set<NodeId>();
@@ -74,6 +142,8 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       faults++;
       const action = rng.int(0, 11);
       const victim = rng.pick(c.ids);
+      if (process.env.SIM_DEBUG)
+        console.log(`t=${c.now.toFixed(0)} action ${action} victim ${victim} leader=${c.leader()}`);
       switch (action) {
         case 0:
         case 1:
@@ -106,6 +176,21 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
         case 7:
           c.setNetwork({ dropRate: rng.pick([0, 0.05, 0.2, 0.5]) });
           break;
+        case 10:
+        case 11:
+          if (transfers && rng.chance(0.5)) {
+            const l = c.leader();
+            const voters = c.members()?.voters.filter((id) => id !== l) ?? [];
+            if (l !== null && voters.length > 0)
+              void c
+                .node(l)
+                .transferLeadership(rng.pick(voters))
+                .catch(() => {});
+            break;
+          }
+          if (membership) await changeMembership();
+          else c.heal();
+          break;
         case 8:
         case 9: {
           // Crash the leader: leader churn is where most Raft bugs live.
@@ -122,14 +207,33 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       }
     }
 
-    // Heal everything; the cluster must recover and agree.
+    // Heal everything; the cluster must recover and agree. Removed nodes are shut down, as an
+    // operator would (a removed node that never learned of its removal can disrupt elections,
+    // thesis §4.2.3).
+    kv.stop();
     c.heal();
     c.setNetwork({ dropRate: 0, duplicateRate: 0, reorderRate: 0, maxDelayMs: 5 });
-    for (const id of c.ids) if (!c.isAlive(id)) await c.restart(id);
+    for (const id of c.ids) if (!c.isAlive(id) && !removed.has(id)) await c.restart(id);
+    for (const id of removed) c.crash(id);
     stopClients = true;
-    await c.waitForLeader(c.ids, 10_000);
-    const last = await c.one(enc(`s${seed}-final`), nodes, true, 20_000);
-    await c.runUntil(() => c.ids.every((id) => c.appliedIndex(id) >= last), 5000);
+    const live = () => c.ids.filter((id) => c.isAlive(id));
+    await c.waitForLeader(live(), 10_000);
+    // Let a pending joint configuration be left; then nodes outside the final configuration are
+    // shut down and every member must apply a final command.
+    const settled = (): boolean => {
+      const l = c.leader(live());
+      if (l === null) return false;
+      const r = c.node(l)._raw.raft;
+      return r.pendingConfIndex <= r.log.applied && !r.tracker.config.voters.isJoint;
+    };
+    await c.runUntil(settled, 10_000);
+    const m = c.members();
+    const members = m === null ? live() : [...m.voters, ...m.learners];
+    for (const id of c.ids) if (!members.includes(id)) c.crash(id);
+    for (const id of members) if (!c.isAlive(id)) await c.restart(id);
+    await c.waitForLeader(members, 10_000);
+    const last = await c.one(enc(`s${seed}-final`), members.length, true, 20_000);
+    await c.runUntil(() => members.every((id) => c.appliedIndex(id) >= last), 5000);
     c.checkNoLostProposals();
     for (const a of acked) {
       const got = c.nCommitted(a.index);
@@ -139,9 +243,21 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
         );
       }
     }
-    return { seed, nodes, steps: c.stats.steps, acked: acked.length, faults, simulatedMs: c.now };
+    const lin = kv.check();
+    if (!lin.ok)
+      throw new Error(`history is not linearizable (${features.join(', ')}):\n${lin.message}`);
+    return {
+      seed,
+      nodes,
+      steps: c.stats.steps,
+      acked: acked.length,
+      faults,
+      simulatedMs: c.now,
+      kvOps: lin.ops,
+      features,
+    };
   } catch (e) {
-    if (process.env.SIM_DEBUG) console.log(c.describeState());
+    if (process.env.SIM_DEBUG) console.log(features.join(','), '\n', c.describeState());
     throw c.annotate(e);
   } finally {
     c.stop();

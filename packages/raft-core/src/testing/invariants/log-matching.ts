@@ -22,12 +22,19 @@ export class LogMatching {
     const key = `${view.id}#${view.incarnation}`;
     let chain = this.chains.get(key);
     if (chain === undefined) {
-      chain = { hashes: [0], terms: [0], validTo: 0 };
+      chain = { hashes: [0], terms: [0], validTo: 0, snapIndex: 0 };
       this.chains.set(key, chain);
     }
     const log = view.log;
     const dirty = log.takeDirtyFrom();
     if (dirty - 1 < chain.validTo) chain.validTo = Math.max(0, dirty - 1);
+    const snap = log.snapshotIndex();
+    if (snap > chain.snapIndex) {
+      // Up to the snapshot the log is now the committed prefix (a restored snapshot replaces
+      // whatever uncommitted entries were there): re-derive it from the committed record.
+      chain.validTo = Math.min(chain.validTo, chain.snapIndex);
+      chain.snapIndex = snap;
+    }
     const last = log.lastIndex();
     if (chain.validTo > last) chain.validTo = last;
     const first = log.firstIndex();

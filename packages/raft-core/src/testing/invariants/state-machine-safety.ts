@@ -8,6 +8,10 @@ import { InvariantViolation, mixBytes, mixNumber } from './types.js';
  */
 export class StateMachineSafety {
   private readonly applied = new Map<Index, number>();
+  /** The first entry applied at each index (by anyone). */
+  readonly entries = new Map<Index, Entry>();
+  /** `chains[i]` hashes the applied prefix 1..i (for validating snapshots). */
+  private readonly chains = new Map<Index, number>([[0, 0]]);
   private readonly next = new Map<string, Index>();
 
   /** Called from the recording state machine on every apply. */
@@ -23,13 +27,21 @@ export class StateMachineSafety {
     this.next.set(key, e.index + 1);
     const h = mixBytes(mixNumber(mixNumber(0, e.term), e.type), e.data);
     const prev = this.applied.get(e.index);
-    if (prev === undefined) this.applied.set(e.index, h);
-    else if (prev !== h) {
+    if (prev === undefined) {
+      this.applied.set(e.index, h);
+      this.entries.set(e.index, e);
+      this.chains.set(e.index, mixNumber(this.chains.get(e.index - 1) ?? 0, h));
+    } else if (prev !== h) {
       throw new InvariantViolation(
         'state machine safety (§5.4.3)',
         `${id} applied a different entry at index ${e.index}`,
       );
     }
+  }
+
+  /** The hash of the applied prefix ending at `index`, if known. */
+  chainAt(index: Index): number | undefined {
+    return this.chains.get(index);
   }
 
   /** Resets the per-lifetime order check after a restart from `startIndex` (the snapshot). */

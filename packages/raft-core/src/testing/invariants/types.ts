@@ -32,6 +32,8 @@ export interface ChainState {
   readonly terms: number[];
   /** Hashes valid for indexes 1..validTo. */
   validTo: Index;
+  /** The node's snapshot index when last checked. */
+  snapIndex: Index;
 }
 
 /** FNV-1a over bytes, folded into a running 32-bit hash. */
