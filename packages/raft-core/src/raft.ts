@@ -278,7 +278,8 @@ export class Raft {
     }
     // Our configuration lags until committed conf changes are applied: do not campaign on it.
     for (let i = this.log.applied + 1; i <= this.log.committed; i++) {
-      if (this.log.entry(i)?.type === EntryType.ConfChange) {
+      const e = this.log.entry(i);
+      if (e?.type === EntryType.ConfChange && !this.isNoopConfChange(e)) {
         this.logger.warn(
           `${this.id} cannot campaign: conf change at ${i} is committed but not applied`,
         );
@@ -646,7 +647,15 @@ export class Raft {
     if (pr.state === 'snapshot') {
       // Go-back-N: if the transfer made no progress since the last heartbeat, resend from the
       // last acknowledged offset (chunks may have been lost).
-      if (pr.snapAcked === pr.snapAckedAtHeartbeat) pr.snapSent = pr.snapAcked;
+      if (pr.snapAcked === pr.snapAckedAtHeartbeat) {
+        if (pr.snapAcked >= (this.snapshot?.data.byteLength ?? 0)) {
+          // Every byte arrived but the follower's final answer was lost: probe where it is.
+          pr.becomeProbe();
+          this.sendAppend(m.from, true);
+          return;
+        }
+        pr.snapSent = pr.snapAcked;
+      }
       pr.snapAckedAtHeartbeat = pr.snapAcked;
       this.sendSnapshotChunks(m.from, pr);
       return;
@@ -1157,6 +1166,15 @@ export class Raft {
       }
     }
     return cs;
+  }
+
+  /** True if applying the ConfChange entry `e` would leave the configuration as it is. */
+  private isNoopConfChange(e: Entry): boolean {
+    try {
+      return applyChange(this.tracker.config, decodeConfChange(e.data)) === this.tracker.config;
+    } catch {
+      return true; // an invalid change is ignored when applied
+    }
   }
 
   /** Decodes a ConfChange entry (for the driver). */

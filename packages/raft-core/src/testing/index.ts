@@ -25,12 +25,7 @@ export {
   logStorageConformanceCases,
 } from './log-storage-conformance.js';
 export { MemoryLogStorage } from './memory-log-storage.js';
-// export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
-// export {
-//   transportConformance,
-//   transportConformanceCases,
-//   type TransportFactory,
-// } from './transport-conformance.js';
+export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
 export { Rng } from './rng.js';
 export {
   type ProposeOutcome,
@@ -39,3 +34,8 @@ export {
   type SimNetworkOptions,
   type SimStats,
 } from './sim-cluster.js';
+export {
+  type TransportFactory,
+  transportConformance,
+  transportConformanceCases,
+} from './transport-conformance.js';

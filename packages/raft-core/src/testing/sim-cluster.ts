@@ -649,7 +649,7 @@ export class SimCluster {
       let line = `${id}: ${r.role} term=${r.term} lead=${r.lead} commit=${r.log.committed} applied=${r.log.applied} last=${r.log.lastIndex()}/${r.log.lastTerm()} stable=${r.log.stable}`;
       if (r.role === 'leader') {
         for (const [pid, pr] of r.tracker.progress) {
-          line += `\n    ${pid}: ${pr.state} match=${pr.match} next=${pr.next} paused=${pr.isPaused()} inflight=${pr.inflights.count} active=${pr.recentActive}`;
+          line += `\n    ${pid}: ${pr.state} match=${pr.match} next=${pr.next} paused=${pr.isPaused()} inflight=${pr.inflights.count} active=${pr.recentActive}${pr.state === 'snapshot' ? ` snap=${pr.pendingSnapshot} sent=${pr.snapSent} acked=${pr.snapAcked} size=${r.snapshot?.data.byteLength}@${r.snapshot?.meta.index}` : ''}`;
         }
       }
       lines.push(line);
