@@ -25,7 +25,12 @@ export interface InitialState {
 
 /** One durable write, produced from one `Ready`. Applied in the order snapshot → entries → hardState. */
 export interface StorageWrite {
-  /** Install this snapshot first: discard every entry with index ≤ `snapshot.meta.index`. */
+  /**
+   * Install this snapshot first: discard every entry with index ≤ `snapshot.meta.index`; keep
+   * the entries after it only if the stored entry at that index has the snapshot's term
+   * (otherwise discard the whole log, thesis Figure 5.3). The conf state becomes the
+   * snapshot's unless `confState` is given. A snapshot older than the current one is rejected.
+   */
   readonly snapshot?: Snapshot;
   /**
    * Entries to append. `entries[0].index` may be ≤ the current last index: every stored entry
@@ -77,7 +82,10 @@ export interface LogStorage {
    * - atomic: after a crash the storage reflects either all of `write` or none of it;
    * - entries at index ≥ `write.entries[0].index` that were stored before are discarded;
    * - no holes: the log stays contiguous from `firstIndex` to `lastIndex`;
-   * - calls are issued one at a time, in order (the driver never overlaps them).
+   * - calls are issued one at a time, in order (the driver never overlaps them);
+   * - the storage must not keep references to the caller's buffers (copy them if it needs to);
+   * - a write that would leave a hole is rejected with `RaftError('InvalidArgument')` and
+   *   changes nothing; entries below the new first index are skipped.
    */
   save(write: StorageWrite, sync: boolean): Promise<void>;
 

@@ -1,0 +1,203 @@
+/**
+ * Benchmark of SqliteLogStorage (not a test; numbers go into the README by hand).
+ *
+ *   pnpm --filter raft-storage-sqlite bench            # everything
+ *   BENCH_ONLY=append|eventloop|restart|snapshot pnpm --filter raft-storage-sqlite bench
+ *   BENCH_DIR=/some/disk  BENCH_ENTRIES=1000000  BENCH_SECONDS=2
+ *
+ * - append: durable (synchronous=FULL, sync=true) appends of 100-byte entries in batches of 1, 10,
+ *   100 and 1000: entries/s, saves/s and save latency percentiles;
+ * - eventloop: 1000-entry saves back to back while a 10 ms ticker measures how late it fires —
+ *   what a 100 ms heartbeat timer would suffer;
+ * - restart: a BENCH_ENTRIES-entry log, then open + initialState + entries(first, last + 1), the way
+ *   a restarting node reads its log; plus the background compaction of that whole log;
+ * - snapshot: saving and reading a 16 MiB and a 64 MiB snapshot.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Entry } from 'raft-core';
+import { SqliteLogStorage } from '../src/index.js';
+
+const ONLY = process.env.BENCH_ONLY;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const RESTART_ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
+const root = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'raft-sqlite-bench-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+process.on('SIGINT', () => process.exit(130));
+
+const CONF = {
+  voters: ['n1'],
+  learners: [],
+  votersOutgoing: [],
+  learnersNext: [],
+  autoLeave: false,
+};
+const payload = new Uint8Array(100).fill(7);
+let dbCount = 0;
+
+async function openFresh(): Promise<SqliteLogStorage> {
+  return SqliteLogStorage.open({
+    path: join(root, `bench-${dbCount++}.db`),
+    clusterId: 'bench',
+    nodeId: 'n1',
+  });
+}
+
+function batch(start: number, n: number, term = 1): Entry[] {
+  const out: Entry[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = { index: start + i, term, type: 0, data: payload };
+  return out;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+const rate = (x: number) => Math.round(x).toLocaleString('en-US');
+
+async function benchAppend(): Promise<void> {
+  console.log('\n## Durable appends (synchronous=FULL, sync=true, 100-byte entries)\n');
+  console.log('| batch | entries/s | saves/s | save p50 | save p99 | save max |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const size of [1, 10, 100, 1000]) {
+    const s = await openFresh();
+    let next = 1;
+    for (let i = 0; i < 20; i++, next += size) await s.save({ entries: batch(next, size) }, true); // warm-up
+    const lat: number[] = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < SECONDS * 1000) {
+      const entries = batch(next, size);
+      const t = performance.now();
+      await s.save({ entries }, true);
+      lat.push(performance.now() - t);
+      next += size;
+    }
+    const secs = (performance.now() - t0) / 1000;
+    await s.close();
+    lat.sort((a, b) => a - b);
+    console.log(
+      `| ${size} | ${rate((lat.length * size) / secs)} | ${rate(lat.length / secs)} | ${ms(pct(lat, 50))} | ${ms(pct(lat, 99))} | ${ms(lat.at(-1)!)} |`,
+    );
+  }
+}
+
+async function benchEventLoop(): Promise<void> {
+  console.log('\n## Event loop while saving 1000-entry batches back to back\n');
+  const s = await openFresh();
+  let next = 1;
+  const lat: number[] = [];
+  const late: number[] = [];
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    late.push(now - last - 10);
+    last = now;
+  }, 10);
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 2000) {
+    const entries = batch(next, 1000);
+    const t = performance.now();
+    await s.save({ entries }, true);
+    lat.push(performance.now() - t);
+    next += 1000;
+    await new Promise((r) => setImmediate(r));
+  }
+  clearInterval(ticker);
+  await s.close();
+  lat.sort((a, b) => a - b);
+  late.sort((a, b) => a - b);
+  console.log(
+    `saves: ${lat.length}, p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, p99.9 ${ms(pct(lat, 99.9))}, max ${ms(lat.at(-1)!)}`,
+  );
+  console.log(
+    `10 ms ticker lateness: p50 ${ms(pct(late, 50))}, p99 ${ms(pct(late, 99))}, max ${ms(late.at(-1)!)}`,
+  );
+}
+
+async function benchRestart(): Promise<void> {
+  console.log(`\n## Restart with a ${rate(RESTART_ENTRIES)}-entry log (100-byte entries)\n`);
+  const path = join(root, 'restart.db');
+  const options = { path, clusterId: 'bench', nodeId: 'n1' };
+  let s = await SqliteLogStorage.open(options);
+  const tBuild = performance.now();
+  for (let i = 1; i <= RESTART_ENTRIES; i += 10_000) {
+    await s.save({ entries: batch(i, Math.min(10_000, RESTART_ENTRIES - i + 1)) }, true);
+  }
+  await s.save({ entries: [], hardState: { term: 1, vote: 'n1', commit: RESTART_ENTRIES } }, true);
+  await s.close();
+  console.log(
+    `build: ${ms(performance.now() - tBuild)} (${rate(RESTART_ENTRIES / ((performance.now() - tBuild) / 1000))} entries/s in 10k batches), file ${(statSync(path).size / 2 ** 20).toFixed(0)} MiB`,
+  );
+  console.log('\n| run | open + initialState | entries(first, last+1) | total |');
+  console.log('|---:|---:|---:|---:|');
+  const totals: number[] = [];
+  for (let run = 1; run <= 3; run++) {
+    const t0 = performance.now();
+    s = await SqliteLogStorage.open(options);
+    const st = await s.initialState();
+    const t1 = performance.now();
+    const log = await s.entries(st.firstIndex, st.lastIndex + 1);
+    const t2 = performance.now();
+    if (log.length !== RESTART_ENTRIES) throw new Error(`read ${log.length} entries`);
+    await s.close();
+    totals.push(t2 - t0);
+    console.log(`| ${run} | ${ms(t1 - t0)} | ${ms(t2 - t1)} | ${ms(t2 - t0)} |`);
+  }
+  const t0 = performance.now();
+  s = await SqliteLogStorage.open({ ...options, verify: 'full' });
+  console.log(
+    `\nopen with verify: 'full' (quick_check + every checksum): ${ms(performance.now() - t0)}`,
+  );
+
+  // Compaction of the whole log behind a snapshot, while a 10 ms ticker watches the event loop.
+  const late: number[] = [];
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    late.push(now - last - 10);
+    last = now;
+  }, 10);
+  const tc = performance.now();
+  await s.save(
+    {
+      snapshot: { meta: { index: RESTART_ENTRIES, term: 1, confState: CONF }, data: payload },
+      entries: [],
+    },
+    true,
+  );
+  const tSnap = performance.now() - tc;
+  await s.compact(RESTART_ENTRIES);
+  clearInterval(ticker);
+  late.sort((a, b) => a - b);
+  console.log(
+    `snapshot save: ${ms(tSnap)}; background deletion of ${rate(RESTART_ENTRIES)} rows: ${ms(performance.now() - tc - tSnap)}, 10 ms ticker lateness p99 ${ms(pct(late, 99))}, max ${ms(late.at(-1)!)}`,
+  );
+  await s.close();
+}
+
+async function benchSnapshot(): Promise<void> {
+  console.log('\n## Snapshots\n');
+  const s = await openFresh();
+  for (const mib of [16, 64]) {
+    const data = new Uint8Array(mib * 2 ** 20).fill(3);
+    const t0 = performance.now();
+    await s.save(
+      { snapshot: { meta: { index: mib, term: 1, confState: CONF }, data }, entries: [] },
+      true,
+    );
+    const t1 = performance.now();
+    const back = await s.snapshot();
+    const t2 = performance.now();
+    if (back?.data.byteLength !== data.byteLength) throw new Error('snapshot size');
+    console.log(`${mib} MiB: save ${ms(t1 - t0)}, read ${ms(t2 - t1)}`);
+  }
+  await s.close();
+}
+
+console.log(`raft-storage-sqlite bench — Node ${process.version}, dir ${root}`);
+if (ONLY === undefined || ONLY === 'append') await benchAppend();
+if (ONLY === undefined || ONLY === 'eventloop') await benchEventLoop();
+if (ONLY === undefined || ONLY === 'restart') await benchRestart();
+if (ONLY === undefined || ONLY === 'snapshot') await benchSnapshot();

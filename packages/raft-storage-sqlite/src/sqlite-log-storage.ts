@@ -1,0 +1,579 @@
+import { resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type Database from 'better-sqlite3';
+import {
+  type ConfState,
+  EMPTY_CONF_STATE,
+  EMPTY_HARD_STATE,
+  type Entry,
+  type HardState,
+  type Index,
+  type InitialState,
+  type LogStorage,
+  type NodeId,
+  RaftError,
+  type Snapshot,
+  type StorageWrite,
+  type Term,
+} from 'raft-core';
+import {
+  asConfState,
+  asHardState,
+  asStoredSnapshot,
+  decodeEntries,
+  decodeState,
+  encodeEntries,
+  encodeState,
+  plainConfState,
+  plainHardState,
+  type StateRecord,
+  type StoredSnapshot,
+} from './codec.js';
+import { corrupt, SqliteStorageError, toStorageError } from './errors.js';
+import { openDatabase } from './schema.js';
+import { assembleSnapshot, type EncodedSnapshot, encodeSnapshot } from './snapshot-chunks.js';
+import { type ChunkRow, type LogRow, prepareStatements, type Statements } from './statements.js';
+import { TailCache } from './tail-cache.js';
+import { planWrite } from './write-plan.js';
+
+/** Options of {@link SqliteLogStorage.open}. */
+export interface SqliteLogStorageOptions {
+  /** The database file; its directory is created if missing. SQLite keeps `<path>-wal` beside it. */
+  readonly path: string;
+  /** The cluster this node belongs to; recorded at creation and checked on every open. */
+  readonly clusterId: string;
+  /** This node's id; recorded at creation and checked on every open. */
+  readonly nodeId: NodeId;
+  /**
+   * `'full'` (default): every `save(…, true)` is fsynced before it resolves (durable across power
+   * loss). `'normal'`: commits are not fsynced (durable across a process crash, not a power loss
+   * or kernel crash) — an explicit opt-out for tests and throwaway clusters.
+   */
+  readonly synchronous?: 'full' | 'normal';
+  /** Create the database if `path` does not exist (default true); false fails with `NotFound`. */
+  readonly create?: boolean;
+  /**
+   * What to verify when opening. `'tail'` (default): state records, the start of the log and the
+   * checksums of the newest entries. `'full'`: also SQLite's `quick_check`, every entry's and the
+   * snapshot's checksums — O(database size).
+   */
+  readonly verify?: 'tail' | 'full';
+  /** Newest entries kept in memory for reads (default 4096; 0 disables the cache). */
+  readonly tailCacheEntries?: number;
+  /** Bytes of entry data kept in memory for reads (default 4 MiB). */
+  readonly tailCacheBytes?: number;
+  /** Size of the rows snapshot data is split into (default 1 MiB). */
+  readonly snapshotChunkBytes?: number;
+  /** Log rows deleted per transaction when compacting behind a snapshot (default 1000). */
+  readonly compactionBatchRows?: number;
+}
+
+/** One `save`, encoded before its transaction starts. */
+interface PreparedWrite {
+  readonly discardFrom: Index | undefined;
+  readonly snapshot: EncodedSnapshot | undefined;
+  readonly truncateFrom: Index | undefined;
+  /** The stored records of the appended entries (see `encodeEntries`). */
+  readonly records: readonly Uint8Array[];
+  /** The appended entries, data copied. */
+  readonly entries: readonly Entry[];
+  readonly hardState: StateRecord | undefined;
+  readonly confState: StateRecord | undefined;
+}
+
+/** Entries per page when reading the log (see `#readLog`). */
+const PAGE_ENTRIES = 16_384;
+
+function isUint(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** Newest entries whose checksums are verified at open even when the cache is smaller. */
+const MIN_VERIFIED_TAIL = 256;
+
+/**
+ * `SqliteLogStorage` is a durable, crash-safe {@link LogStorage} on better-sqlite3: one SQLite
+ * database in WAL mode, one transaction per `save`, `synchronous=FULL` unless opted out.
+ *
+ * Every entry, state record and snapshot chunk carries a CRC-32; damaged data fails with
+ * `SqliteStorageError` (reason `Corrupt`) and is never returned. Entries behind a snapshot
+ * disappear from the log at once and are deleted from the file in bounded background batches.
+ * A small tail cache serves reads of recently written entries without touching SQLite.
+ *
+ * NB: better-sqlite3 is synchronous: each call blocks the event loop for the duration of its
+ * SQLite work (a `save` of 1000 small entries takes a few milliseconds; see the README).
+ */
+export class SqliteLogStorage implements LogStorage {
+  readonly #db: Database.Database;
+  readonly #path: string;
+  readonly #synchronous: 'full' | 'normal';
+  readonly #chunkBytes: number;
+  readonly #batchRows: number;
+  readonly #verifiedTail: number;
+  readonly #st: Statements;
+  readonly #txn: (w: PreparedWrite) => void;
+  #cache: TailCache;
+  #hardState: HardState = EMPTY_HARD_STATE;
+  #confState: ConfState = EMPTY_CONF_STATE;
+  #snap: StoredSnapshot | null = null;
+  #firstIndex: Index = 1;
+  #lastIndex: Index = 0;
+  /** Lower bound of the rows in `log`; rows below `#firstIndex` await background deletion. */
+  #minStored: Index = 1;
+  #purging: Promise<void> | null = null;
+  #closed = false;
+  #failure: unknown;
+
+  /**
+   * Open (or create) the database at `options.path`.
+   *
+   * Throws `SqliteStorageError` with reason `Corrupt`, `NotRaftDatabase`, `SchemaTooNew`,
+   * `IdentityMismatch`, `NotFound`, `Locked` or `Io`.
+   */
+  static async open(options: SqliteLogStorageOptions): Promise<SqliteLogStorage> {
+    for (const k of ['clusterId', 'nodeId'] as const) {
+      if (typeof options[k] !== 'string' || options[k] === '') {
+        throw new RaftError(
+          'InvalidArgument',
+          `SqliteLogStorage.open: ${k} must be a non-empty string`,
+        );
+      }
+    }
+    const path = resolve(options.path);
+    const synchronous = options.synchronous ?? 'full';
+    const db = openDatabase(
+      path,
+      { clusterId: options.clusterId, nodeId: options.nodeId },
+      { synchronous, create: options.create ?? true },
+    );
+    try {
+      const storage = new SqliteLogStorage(db, path, options, synchronous);
+      storage.#load(options.verify ?? 'tail');
+      void storage.#startPurge();
+      return storage;
+    } catch (e) {
+      db.close();
+      throw toStorageError(e, `${path}: cannot open`);
+    }
+  }
+
+  private constructor(
+    db: Database.Database,
+    path: string,
+    options: SqliteLogStorageOptions,
+    synchronous: 'full' | 'normal',
+  ) {
+    this.#db = db;
+    this.#path = path;
+    this.#synchronous = synchronous;
+    this.#chunkBytes = Math.max(1, options.snapshotChunkBytes ?? 1024 * 1024);
+    this.#batchRows = Math.max(1, options.compactionBatchRows ?? 1000);
+    const cacheEntries = Math.max(0, options.tailCacheEntries ?? 4096);
+    this.#verifiedTail = Math.max(MIN_VERIFIED_TAIL, cacheEntries);
+    this.#cache = new TailCache(cacheEntries, options.tailCacheBytes ?? 4 * 1024 * 1024, 1);
+    this.#st = prepareStatements(db);
+    this.#txn = db.transaction((w: PreparedWrite) => this.#write(w));
+  }
+
+  /**
+   * The state to resume from (held in memory; reads nothing).
+   *
+   * Correctness:
+   * - reflects every `save` that resolved, and nothing of a `save` that failed or was cut by a crash;
+   * - `firstIndex = snapshot.index + 1` (or 1), `lastIndex ≥ firstIndex - 1`.
+   */
+  async initialState(): Promise<InitialState> {
+    this.#checkUsable();
+    return {
+      hardState: this.#hardState,
+      confState: this.#confState,
+      snapshot: this.#snap?.meta ?? null,
+      firstIndex: this.#firstIndex,
+      lastIndex: this.#lastIndex,
+    };
+  }
+
+  /**
+   * Entries in `[lo, hi)`, cut before the total `data` size exceeds `maxBytes`; the newest come
+   * from the tail cache, older ones from SQLite with their checksums verified.
+   *
+   * Correctness:
+   * - `RaftError('Compacted')` if `lo < firstIndex`; `RaftError('Unavailable')` if
+   *   `hi > lastIndex + 1`; `RaftError('InvalidArgument')` if `lo > hi`;
+   * - at least one entry when `lo < hi`; no holes: `result[i].index === lo + i`;
+   * - a missing row or a checksum mismatch throws `SqliteStorageError('Corrupt')`.
+   */
+  async entries(lo: Index, hi: Index, maxBytes?: number): Promise<Entry[]> {
+    this.#checkUsable();
+    if (lo < this.#firstIndex) {
+      throw new RaftError(
+        'Compacted',
+        `entries(${lo}, ${hi}): compacted below ${this.#firstIndex}`,
+      );
+    }
+    if (hi > this.#lastIndex + 1) {
+      throw new RaftError('Unavailable', `entries(${lo}, ${hi}): last index is ${this.#lastIndex}`);
+    }
+    if (lo > hi) throw new RaftError('InvalidArgument', `entries(${lo}, ${hi}): lo > hi`);
+    const max = maxBytes ?? Number.POSITIVE_INFINITY;
+    const out: Entry[] = [];
+    let bytes = 0;
+    const cached = this.#cache.first;
+    if (lo < cached) {
+      bytes = this.#readLog(lo, Math.min(hi, cached), max, out);
+      if (bytes < 0) return out;
+    }
+    if (hi > cached) this.#cache.read(Math.max(lo, cached), hi, max, out, bytes);
+    return out;
+  }
+
+  /**
+   * The term of the entry at `index`; the snapshot's term at the snapshot index (0 at index 0).
+   *
+   * Correctness: `RaftError('Compacted')` below the snapshot index, `RaftError('Unavailable')`
+   * above the last index; a damaged entry throws `SqliteStorageError('Corrupt')`.
+   */
+  async term(index: Index): Promise<Term> {
+    this.#checkUsable();
+    const snapIndex = this.#firstIndex - 1;
+    if (index < snapIndex)
+      throw new RaftError('Compacted', `term(${index}): compacted below ${snapIndex}`);
+    if (index > this.#lastIndex) {
+      throw new RaftError('Unavailable', `term(${index}): last index is ${this.#lastIndex}`);
+    }
+    return this.#termAt(index);
+  }
+
+  /**
+   * Apply one write (snapshot → entries → hard state / conf state) in one SQLite transaction.
+   *
+   * Correctness:
+   * - `sync` true (and `synchronous: 'full'`): the transaction is fsynced before the promise
+   *   resolves; `sync` false skips that fsync (still atomic and ordered, still survives a process
+   *   crash, may be lost on power loss together with later writes);
+   * - atomic: after a crash the database holds all of `write` or none of it; an invalid write
+   *   throws `RaftError('InvalidArgument')` and changes nothing;
+   * - stored entries at index ≥ `write.entries[0].index` are replaced; a snapshot keeps the
+   *   entries after it only if the entry at its index has its term;
+   * - no holes; a failed write (`SqliteStorageError('Io')`) makes every later call throw `Failed`.
+   */
+  async save(write: StorageWrite, sync: boolean): Promise<void> {
+    this.#checkUsable();
+    const plan = planWrite(write, this.#firstIndex, this.#lastIndex, (i) => this.#termAt(i));
+    const { records, entries: appended } = encodeEntries(write.entries, plan.appendFrom);
+    const snapshot =
+      write.snapshot === undefined ? undefined : encodeSnapshot(write.snapshot, this.#chunkBytes);
+    const conf = write.confState ?? write.snapshot?.meta.confState;
+    const start = appended[0]?.index;
+    const prepared: PreparedWrite = {
+      discardFrom:
+        snapshot !== undefined && !plan.keepSuffix && this.#lastIndex > plan.lastIndexAfterSnapshot
+          ? plan.lastIndexAfterSnapshot + 1
+          : undefined,
+      snapshot,
+      truncateFrom: start !== undefined && start <= plan.lastIndexAfterSnapshot ? start : undefined,
+      records,
+      entries: appended,
+      hardState:
+        write.hardState === undefined
+          ? undefined
+          : encodeState('hard', plainHardState(write.hardState)),
+      confState: conf === undefined ? undefined : encodeState('conf', plainConfState(conf)),
+    };
+    const relax = !sync && this.#synchronous === 'full';
+    try {
+      if (relax) this.#st.syncNormal.run();
+      try {
+        this.#txn(prepared);
+      } finally {
+        if (relax) this.#st.syncFull.run();
+      }
+    } catch (e) {
+      const err = toStorageError(e, `${this.#path}: save failed`);
+      this.#failure = err;
+      throw err;
+    }
+
+    // Committed: bring the in-memory view up to date.
+    if (snapshot !== undefined) {
+      const s = snapshot.stored.meta.index;
+      this.#snap = snapshot.stored;
+      if (plan.keepSuffix) this.#cache.dropThrough(s);
+      else this.#cache.reset(s + 1);
+    }
+    this.#firstIndex = plan.firstIndex;
+    this.#lastIndex = plan.lastIndex;
+    this.#cache.append(appended);
+    if (write.hardState !== undefined) this.#hardState = plainHardState(write.hardState);
+    if (conf !== undefined) this.#confState = plainConfState(conf);
+    if (snapshot !== undefined) void this.#startPurge();
+  }
+
+  /**
+   * Wait until the entries with index ≤ `index` are deleted from the file. They left the log
+   * when the snapshot covering them was saved; deletion runs in background batches of
+   * `compactionBatchRows` rows, yielding to the event loop between batches.
+   *
+   * Correctness: `RaftError('InvalidArgument')` if `index` is above the snapshot index (entries
+   * not covered by a snapshot are never discarded); `term(snapshotIndex)` keeps answering.
+   */
+  async compact(index: Index): Promise<void> {
+    this.#checkUsable();
+    const snapIndex = this.#firstIndex - 1;
+    if (index > snapIndex) {
+      throw new RaftError(
+        'InvalidArgument',
+        `compact(${index}): beyond the snapshot index ${snapIndex}`,
+      );
+    }
+    while (this.#minStored <= index) {
+      await this.#startPurge();
+      this.#checkUsable();
+    }
+  }
+
+  /**
+   * The latest snapshot, read from its chunks (not cached in memory).
+   *
+   * Correctness: returns exactly the data last saved; a missing or damaged chunk throws
+   * `SqliteStorageError('Corrupt')`.
+   */
+  async snapshot(): Promise<Snapshot | null> {
+    this.#checkUsable();
+    return this.#readSnapshot();
+  }
+
+  /**
+   * Stop background compaction and close the database (a clean shutdown: SQLite checkpoints the
+   * WAL into the database file). Idempotent; every other call afterwards throws `Closed`.
+   *
+   * Correctness: every `save` that resolved stays durable.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#purging !== null) await this.#purging;
+    try {
+      this.#db.close();
+    } catch (e) {
+      throw toStorageError(e, `${this.#path}: close failed`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #checkUsable(): void {
+    if (this.#closed) throw new SqliteStorageError('Closed', `${this.#path}: storage is closed`);
+    if (this.#failure !== undefined) {
+      throw new SqliteStorageError(
+        'Failed',
+        `${this.#path}: an earlier write failed; reopen the storage`,
+        {
+          cause: this.#failure,
+        },
+      );
+    }
+  }
+
+  /** Read and verify the latest snapshot's data from its chunks. */
+  #readSnapshot(): Snapshot | null {
+    const snap = this.#snap;
+    if (snap === null) return null;
+    let rows: ChunkRow[];
+    try {
+      rows = this.#st.selectChunks.all() as ChunkRow[];
+    } catch (e) {
+      throw toStorageError(e, `${this.#path}: cannot read the snapshot`);
+    }
+    const data = assembleSnapshot(rows, snap);
+    if (typeof data === 'string') throw corrupt(this.#path, data);
+    return { meta: snap.meta, data };
+  }
+
+  /** The transaction body of `save`. */
+  #write(w: PreparedWrite): void {
+    const st = this.#st;
+    if (w.discardFrom !== undefined) st.deleteFrom.run(w.discardFrom);
+    if (w.snapshot !== undefined) {
+      st.deleteChunks.run();
+      for (let i = 0; i < w.snapshot.chunks.length; i++)
+        st.insertChunk.run(i, w.snapshot.chunks[i]!, w.snapshot.crcs[i]!);
+      st.upsertState.run('snap', w.snapshot.record.value, w.snapshot.record.crc);
+    }
+    if (w.truncateFrom !== undefined) st.deleteFrom.run(w.truncateFrom);
+    for (let i = 0; i < w.records.length; i++)
+      st.insertEntry.run(w.entries[i]!.index, w.records[i]!);
+    if (w.hardState !== undefined) st.upsertState.run('hard', w.hardState.value, w.hardState.crc);
+    if (w.confState !== undefined) st.upsertState.run('conf', w.confState.value, w.confState.crc);
+  }
+
+  /** Term at `index`, for `firstIndex - 1 ≤ index ≤ lastIndex`. */
+  #termAt(index: Index): Term {
+    if (index === this.#firstIndex - 1) return this.#snap?.meta.term ?? 0;
+    const cached = this.#cache.get(index);
+    if (cached !== undefined) return cached.term;
+    let row: LogRow | undefined;
+    try {
+      row = this.#st.selectOne.get(index) as LogRow | undefined;
+    } catch (e) {
+      throw toStorageError(e, `${this.#path}: cannot read entry ${index}`);
+    }
+    if (row === undefined) throw corrupt(this.#path, `log entry ${index} is missing`);
+    return this.#decode(row, index).term;
+  }
+
+  /**
+   * Append the stored entries `[lo, hi)` to `out` while the running total stays ≤ `max` (at least
+   * one entry overall), verifying each. Returns the total bytes, or -1 if the limit stopped it.
+   *
+   * Reads pages of consecutive indexes (growing from 64 to {@link PAGE_ENTRIES} entries when a
+   * byte limit may stop the read early); the entries of a page share one buffer.
+   */
+  #readLog(lo: Index, hi: Index, max: number, out: Entry[]): number {
+    let next = lo;
+    let bytes = 0;
+    let page = max === Number.POSITIVE_INFINITY ? PAGE_ENTRIES : 64;
+    while (next < hi) {
+      const end = Math.min(hi, next + page);
+      let row: [number, number | null, Uint8Array | null];
+      try {
+        row = this.#st.selectPage.get(next, end) as typeof row;
+      } catch (e) {
+        throw toStorageError(e, `${this.#path}: cannot read entries [${next}, ${end})`);
+      }
+      const [count, bad, records] = row;
+      if (count !== end - next || bad !== 0 || !(records instanceof Uint8Array))
+        this.#diagnose(next, end);
+      const result = decodeEntries(records, next, count, max, out, bytes);
+      if (typeof result === 'string') this.#diagnose(next, end);
+      if (result < 0) return -1;
+      bytes = result;
+      next = end;
+      page = Math.min(page * 4, PAGE_ENTRIES);
+    }
+    return bytes;
+  }
+
+  /**
+   * A page read found something wrong: re-read `[lo, hi)` row by row to throw the precise
+   * `Corrupt` error (a missing entry, malformed columns, a checksum mismatch).
+   */
+  #diagnose(lo: Index, hi: Index): never {
+    let rows: LogRow[];
+    try {
+      rows = this.#st.selectRange.all(lo, hi) as LogRow[];
+    } catch (e) {
+      throw toStorageError(e, `${this.#path}: cannot read entries [${lo}, ${hi})`);
+    }
+    let next = lo;
+    for (const r of rows) this.#decode(r, next++);
+    if (next < hi) throw corrupt(this.#path, `log entry ${next} is missing`);
+    throw corrupt(this.#path, `entries [${lo}, ${hi}) are malformed`);
+  }
+
+  #decode(row: LogRow, expected: Index): Entry {
+    const [index, record] = row;
+    if (index !== expected) throw corrupt(this.#path, `log entry ${expected} is missing`);
+    // NB: a damaged serial type can turn the BLOB into TEXT, an integer or NULL (STRICT tables
+    // check types on write only).
+    if (!(record instanceof Uint8Array))
+      throw corrupt(this.#path, `log entry ${index} is not a BLOB`);
+    const out: Entry[] = [];
+    const result = decodeEntries(record, index, 1, Number.POSITIVE_INFINITY, out, 0);
+    if (typeof result === 'string') throw corrupt(this.#path, result);
+    return out[0]!;
+  }
+
+  #readState<T>(key: string, parse: (x: unknown) => T | undefined): T | undefined {
+    const row = this.#st.selectState.get(key) as [unknown, unknown] | undefined;
+    if (row === undefined) return undefined;
+    const [bytes, crc] = row;
+    const value =
+      bytes instanceof Uint8Array && isUint(crc) ? parse(decodeState(key, bytes, crc)) : undefined;
+    if (value === undefined) throw corrupt(this.#path, `state record "${key}" is damaged`);
+    return value;
+  }
+
+  /** Load the state records and bounds of the log, verify them and fill the tail cache. */
+  #load(verify: 'tail' | 'full'): void {
+    const p = this.#path;
+    const st = this.#st;
+    this.#hardState = this.#readState('hard', asHardState) ?? EMPTY_HARD_STATE;
+    this.#confState = this.#readState('conf', asConfState) ?? EMPTY_CONF_STATE;
+    this.#snap = this.#readState('snap', asStoredSnapshot) ?? null;
+    this.#firstIndex = (this.#snap?.meta.index ?? 0) + 1;
+    const [chunks, chunkBytes] = st.chunkStats.get() as [number, number];
+    if (chunks !== (this.#snap?.chunks ?? 0) || chunkBytes !== (this.#snap?.size ?? 0)) {
+      throw corrupt(
+        p,
+        `snapshot has ${chunks} chunks of ${chunkBytes} bytes, expected ${this.#snap?.chunks ?? 0}`,
+      );
+    }
+    const max = (st.maxIndex.get() as [number | null])[0];
+    this.#lastIndex = max !== null && max >= this.#firstIndex ? max : this.#firstIndex - 1;
+    this.#minStored = (st.minIndex.get() as [number | null])[0] ?? this.#lastIndex + 1;
+    if (this.#lastIndex >= this.#firstIndex) {
+      const first = (st.minIndexFrom.get(this.#firstIndex) as [number])[0];
+      if (first !== this.#firstIndex) {
+        throw corrupt(
+          p,
+          `the log starts at ${first}, expected ${this.#firstIndex} (after the snapshot)`,
+        );
+      }
+    }
+    const tailStart = Math.max(this.#firstIndex, this.#lastIndex + 1 - this.#verifiedTail);
+    const tail: Entry[] = [];
+    this.#readLog(tailStart, this.#lastIndex + 1, Number.POSITIVE_INFINITY, tail);
+    this.#cache.reset(tailStart);
+    this.#cache.append(tail);
+    if (verify === 'full') this.#verifyAll();
+  }
+
+  #verifyAll(): void {
+    const result = this.#db.pragma('quick_check', { simple: true });
+    if (result !== 'ok') throw corrupt(this.#path, `quick_check: ${String(result)}`);
+    const page: Entry[] = [];
+    for (let lo = this.#firstIndex; lo <= this.#lastIndex; lo += 10_000) {
+      page.length = 0;
+      this.#readLog(lo, Math.min(lo + 10_000, this.#lastIndex + 1), Number.POSITIVE_INFINITY, page);
+    }
+    this.#readSnapshot();
+  }
+
+  /**
+   * Start (or join) the background deletion of rows below `#firstIndex`; resolves when none are
+   * left, the storage closes or a delete fails (which poisons the storage like a failed save).
+   */
+  #startPurge(): Promise<void> {
+    if (this.#purging === null && this.#minStored < this.#firstIndex) {
+      this.#purging = this.#purge().finally(() => {
+        this.#purging = null;
+      });
+    }
+    return this.#purging ?? Promise.resolve();
+  }
+
+  async #purge(): Promise<void> {
+    while (this.#minStored < this.#firstIndex && !this.#closed && this.#failure === undefined) {
+      await nextTurn();
+      if (this.#closed || this.#failure !== undefined) return;
+      const below = Math.min(this.#minStored + this.#batchRows, this.#firstIndex);
+      // NB: no fsync for these commits: the rows are already outside the log, so a delete lost in
+      // a power failure only leaves rows that the next open deletes again. WAL keeps commits in
+      // order, so the next synced save makes this one durable too.
+      const relax = this.#synchronous === 'full';
+      try {
+        if (relax) this.#st.syncNormal.run();
+        try {
+          this.#st.deleteBelow.run(below);
+        } finally {
+          if (relax) this.#st.syncFull.run();
+        }
+      } catch (e) {
+        this.#failure = toStorageError(e, `${this.#path}: compaction failed`);
+        return;
+      }
+      this.#minStored = below;
+    }
+  }
+}

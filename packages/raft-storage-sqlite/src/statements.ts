@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3';
+import type { Index } from 'raft-core';
+
+/** A `log` row as read by `selectRange` / `selectOne`. */
+export type LogRow = [idx: number, entry: unknown];
+/** A `snapshot_chunk` row. */
+export type ChunkRow = [seq: number, data: unknown, crc: unknown];
+
+type Stmt<P extends unknown[]> = Database.Statement<P, unknown>;
+/** A statement whose rows come back as arrays (better-sqlite3's `raw` mode). */
+type RawStmt<P extends unknown[]> = Database.Statement<P, unknown[]>;
+
+/** `Statements` are the prepared statements of one open database. */
+export interface Statements {
+  readonly insertEntry: Stmt<[Index, Uint8Array]>;
+  readonly deleteFrom: Stmt<[Index]>;
+  readonly deleteBelow: Stmt<[Index]>;
+  readonly selectPage: RawStmt<[Index, Index]>;
+  readonly selectRange: RawStmt<[Index, Index]>;
+  readonly selectOne: RawStmt<[Index]>;
+  readonly minIndex: RawStmt<[]>;
+  readonly maxIndex: RawStmt<[]>;
+  readonly minIndexFrom: RawStmt<[Index]>;
+  readonly upsertState: Stmt<[string, Uint8Array, number]>;
+  readonly selectState: RawStmt<[string]>;
+  readonly deleteChunks: Stmt<[]>;
+  readonly insertChunk: Stmt<[number, Uint8Array, number]>;
+  readonly selectChunks: RawStmt<[]>;
+  readonly chunkStats: RawStmt<[]>;
+  readonly syncNormal: Stmt<[]>;
+  readonly syncFull: Stmt<[]>;
+}
+
+/** `prepareStatements` prepares every statement SqliteLogStorage runs (schema: see schema.ts). */
+export function prepareStatements(db: Database.Database): Statements {
+  const raw = <P extends unknown[]>(sql: string): RawStmt<P> =>
+    db.prepare<P, unknown[]>(sql).raw(true);
+  return {
+    insertEntry: db.prepare<[Index, Uint8Array]>('INSERT INTO log (idx, entry) VALUES (?, ?)'),
+    deleteFrom: db.prepare<[Index]>('DELETE FROM log WHERE idx >= ?'),
+    deleteBelow: db.prepare<[Index]>('DELETE FROM log WHERE idx < ?'),
+    // A page of entries as one row: better-sqlite3 spends about a microsecond per row and per
+    // Buffer, so the records come back concatenated in one BLOB (see ENTRY_HEADER_BYTES).
+    // Rows come in rowid order (a rowid range scan); the checksum covers the expected index, so
+    // any other order would fail verification rather than return wrong data. Non-BLOB values (a
+    // damaged serial type) are counted so that they fail the read instead of being coerced.
+    selectPage: raw<[Index, Index]>(
+      `SELECT count(*), sum(typeof(entry) != 'blob'), CAST(group_concat(entry, '') AS BLOB)
+       FROM log WHERE idx >= ? AND idx < ?`,
+    ),
+    selectRange: raw<[Index, Index]>(
+      'SELECT idx, entry FROM log WHERE idx >= ? AND idx < ? ORDER BY idx',
+    ),
+    selectOne: raw<[Index]>('SELECT idx, entry FROM log WHERE idx = ?'),
+    minIndex: raw<[]>('SELECT min(idx) FROM log'),
+    maxIndex: raw<[]>('SELECT max(idx) FROM log'),
+    minIndexFrom: raw<[Index]>('SELECT min(idx) FROM log WHERE idx >= ?'),
+    upsertState: db.prepare<[string, Uint8Array, number]>(
+      'INSERT INTO state (key, value, crc) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, crc = excluded.crc',
+    ),
+    selectState: raw<[string]>('SELECT value, crc FROM state WHERE key = ?'),
+    deleteChunks: db.prepare<[]>('DELETE FROM snapshot_chunk'),
+    insertChunk: db.prepare<[number, Uint8Array, number]>(
+      'INSERT INTO snapshot_chunk (seq, data, crc) VALUES (?, ?, ?)',
+    ),
+    selectChunks: raw<[]>('SELECT seq, data, crc FROM snapshot_chunk ORDER BY seq'),
+    chunkStats: raw<[]>('SELECT count(*), coalesce(sum(length(data)), 0) FROM snapshot_chunk'),
+    syncNormal: db.prepare<[]>('PRAGMA synchronous = NORMAL'),
+    syncFull: db.prepare<[]>('PRAGMA synchronous = FULL'),
+  };
+}

@@ -1,0 +1,245 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { RaftError } from 'raft-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  APPLICATION_ID,
+  SCHEMA_VERSION,
+  SqliteLogStorage,
+  type SqliteLogStorageOptions,
+} from '../src/index.js';
+import { makeEntries } from './support/payload.js';
+import { expectStorageError } from './support/storage-errors.js';
+import { TempDirs } from './support/temp-dirs.js';
+
+const dirs = new TempDirs();
+const open: SqliteLogStorage[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+  await dirs.removeAll();
+});
+
+async function fresh(extra: Partial<SqliteLogStorageOptions> = {}) {
+  const dir = await dirs.make();
+  const options: SqliteLogStorageOptions = {
+    path: join(dir, 'raft.db'),
+    clusterId: 'c1',
+    nodeId: 'n1',
+    ...extra,
+  };
+  return { dir, options, path: options.path };
+}
+
+async function openTracked(options: SqliteLogStorageOptions): Promise<SqliteLogStorage> {
+  const s = await SqliteLogStorage.open(options);
+  open.push(s);
+  return s;
+}
+
+/** Run `f` on the raw database (the storage must be closed). */
+function raw<T>(path: string, f: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return f(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe('creating and opening', () => {
+  it('creates the database atomically, with its identity and schema version', async () => {
+    const { dir, path, options } = await fresh();
+    const s = await SqliteLogStorage.open({ ...options, path: join(dir, 'sub', 'dir', 'raft.db') });
+    await s.close();
+    expect(readdirSync(join(dir, 'sub', 'dir'))).toEqual(['raft.db']);
+    const s2 = await SqliteLogStorage.open(options);
+    await s2.save({ entries: makeEntries(1, 3, 1, 0) }, true);
+    await s2.close();
+    expect(existsSync(`${path}-wal`), 'a clean close checkpoints and removes the WAL').toBe(false);
+    raw(path, (db) => {
+      expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const meta = Object.fromEntries(
+        db.prepare('SELECT key, value FROM meta').raw().all() as Array<[string, string]>,
+      );
+      expect(meta).toMatchObject({ cluster_id: 'c1', node_id: 'n1' });
+    });
+  });
+
+  it('removes leftovers of an interrupted creation', async () => {
+    const { dir, options } = await fresh();
+    writeFileSync(join(dir, 'raft.db.init-12345'), 'half-initialized');
+    writeFileSync(join(dir, 'raft.db.init-12345-journal'), 'x');
+    await (await SqliteLogStorage.open(options)).close();
+    expect(readdirSync(dir)).toEqual(['raft.db']);
+  });
+
+  it('create: false refuses a missing database', async () => {
+    const { options, path } = await fresh();
+    await expectStorageError(SqliteLogStorage.open({ ...options, create: false }), 'NotFound');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('rejects empty cluster or node ids', async () => {
+    const { options } = await fresh();
+    for (const bad of [{ nodeId: '' }, { clusterId: '' }]) {
+      const e = await SqliteLogStorage.open({ ...options, ...bad }).catch((x: unknown) => x);
+      expect(RaftError.isInstance(e) && e.code).toBe('InvalidArgument');
+    }
+  });
+
+  it('refuses a database of another node or another cluster, and leaves it intact', async () => {
+    const { options } = await fresh();
+    const s = await SqliteLogStorage.open(options);
+    await s.save(
+      { entries: makeEntries(1, 5, 1, 0), hardState: { term: 1, vote: 'n1', commit: 0 } },
+      true,
+    );
+    await s.close();
+    const e = await expectStorageError(
+      SqliteLogStorage.open({ ...options, nodeId: 'n2' }),
+      'IdentityMismatch',
+    );
+    expect(e.message).toContain('"n1"');
+    await expectStorageError(
+      SqliteLogStorage.open({ ...options, clusterId: 'c2' }),
+      'IdentityMismatch',
+    );
+    const again = await openTracked(options);
+    expect((await again.initialState()).lastIndex).toBe(5);
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const { options, path } = await fresh();
+    await (await SqliteLogStorage.open(options)).close();
+    raw(path, (db) => db.pragma(`user_version = ${SCHEMA_VERSION + 1}`));
+    await expectStorageError(SqliteLogStorage.open(options), 'SchemaTooNew');
+  });
+
+  it('refuses a database whose tables do not match the schema, or whose version is 0', async () => {
+    const { options, path } = await fresh();
+    await (await SqliteLogStorage.open(options)).close();
+    raw(path, (db) => db.exec('ALTER TABLE state RENAME COLUMN value TO valu'));
+    const e = await expectStorageError(SqliteLogStorage.open(options), 'Corrupt');
+    expect(e.message).toContain('table state');
+    raw(path, (db) => {
+      db.exec('ALTER TABLE state RENAME COLUMN valu TO value');
+      db.pragma('user_version = 0');
+    });
+    await expectStorageError(SqliteLogStorage.open(options), 'Corrupt');
+  });
+
+  it('refuses an SQLite database that raft-storage-sqlite did not create', async () => {
+    const { options, path } = await fresh();
+    raw(path, (db) => db.exec('CREATE TABLE t (x)'));
+    await expectStorageError(SqliteLogStorage.open(options), 'NotRaftDatabase');
+  });
+
+  it('refuses a file that is not a database, an empty file, and a WAL without its database', async () => {
+    const { options, path } = await fresh();
+    writeFileSync(path, Buffer.alloc(8192, 'not a database '));
+    await expectStorageError(SqliteLogStorage.open(options), 'Corrupt');
+    writeFileSync(path, '');
+    await expectStorageError(SqliteLogStorage.open(options), 'Corrupt');
+    const other = await fresh();
+    writeFileSync(`${other.path}-wal`, 'x');
+    await expectStorageError(SqliteLogStorage.open(other.options), 'Corrupt');
+    expect(existsSync(other.path), 'no database is created over an orphaned WAL').toBe(false);
+  });
+
+  it('allows one open at a time: a second open fails with Locked until the first closes', async () => {
+    const { options } = await fresh();
+    const first = await SqliteLogStorage.open(options);
+    await first.save({ entries: makeEntries(1, 3, 1, 0) }, true);
+    await expectStorageError(SqliteLogStorage.open(options), 'Locked');
+    await first.close();
+    const second = await openTracked(options);
+    expect((await second.initialState()).lastIndex).toBe(3);
+  });
+
+  it('fails every call after close with Closed; close is idempotent', async () => {
+    const { options } = await fresh();
+    const s = await SqliteLogStorage.open(options);
+    await s.close();
+    await s.close();
+    await expectStorageError(s.initialState(), 'Closed');
+    await expectStorageError(s.entries(1, 1), 'Closed');
+    await expectStorageError(s.save({ entries: makeEntries(1, 2, 1, 0) }, true), 'Closed');
+  });
+
+  it('opens with synchronous: normal and keeps what it wrote across a clean reopen', async () => {
+    const { options } = await fresh({ synchronous: 'normal' });
+    const s = await SqliteLogStorage.open(options);
+    await s.save({ entries: makeEntries(1, 10, 2, 5) }, true);
+    await s.close();
+    const again = await openTracked({ ...options, synchronous: 'full' });
+    expect(await again.entries(1, 11)).toEqual(makeEntries(1, 10, 2, 5));
+  });
+});
+
+describe('compaction behind a snapshot', () => {
+  const countRows = (path: string, below: number) =>
+    raw(
+      path,
+      (db) =>
+        (db.prepare('SELECT count(*) FROM log WHERE idx < ?').raw().get(below) as [number])[0],
+    );
+
+  it('deletes the covered rows in batches while appends go on', async () => {
+    const { options, path } = await fresh({ compactionBatchRows: 100 });
+    const s = await SqliteLogStorage.open(options);
+    await s.save({ entries: makeEntries(1, 5000, 1, 1, 20) }, true);
+    const conf = {
+      voters: ['n1'],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    await s.save(
+      {
+        snapshot: { meta: { index: 4500, term: 1, confState: conf }, data: new Uint8Array(10) },
+        entries: [],
+      },
+      true,
+    );
+    // Appends interleave with the background batches.
+    for (let i = 0; i < 10; i++)
+      await s.save({ entries: makeEntries(5001 + i, 1, 1, 1, 20) }, true);
+    await s.compact(4500);
+    expect((await s.initialState()).firstIndex).toBe(4501);
+    expect(await s.entries(4501, 5011)).toEqual(makeEntries(4501, 510, 1, 1, 20));
+    await s.close();
+    expect(countRows(path, 4501)).toBe(0);
+    expect(countRows(path, 1e9)).toBe(510);
+  });
+
+  it('resumes an interrupted compaction on the next open', async () => {
+    const { options, path } = await fresh({ compactionBatchRows: 10 });
+    const s = await SqliteLogStorage.open(options);
+    await s.save({ entries: makeEntries(1, 2000, 1, 1, 20) }, true);
+    const conf = {
+      voters: ['n1'],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    await s.save(
+      {
+        snapshot: { meta: { index: 2000, term: 1, confState: conf }, data: new Uint8Array(0) },
+        entries: [],
+      },
+      true,
+    );
+    await s.close();
+    expect(countRows(path, 2001)).toBeGreaterThan(0);
+    const again = await SqliteLogStorage.open(options);
+    expect(await again.initialState()).toMatchObject({ firstIndex: 2001, lastIndex: 2000 });
+    await again.compact(2000);
+    await again.close();
+    expect(countRows(path, 1e9)).toBe(0);
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * Child process of crash.test.ts: appends to a SqliteLogStorage as fast as it can, printing each
+ * write's intent before `save` and an acknowledgement after it resolved, until it is killed.
+ *
+ * Usage: crash-child.ts <db path> <seed> <synchronous: full|normal> [writes before self-SIGKILL]
+ * It starts working when a line arrives on stdin.
+ */
+import { SqliteLogStorage } from '../../src/index.js';
+import { buildWrite, mulberry32, nextWrite } from './crash-protocol.js';
+
+const [path, seedArg, synchronous, selfKillArg] = process.argv.slice(2);
+if (
+  path === undefined ||
+  seedArg === undefined ||
+  (synchronous !== 'full' && synchronous !== 'normal')
+) {
+  throw new Error('usage: crash-child.ts <db path> <seed> <full|normal> [writes]');
+}
+// Never outlive a parent that failed to kill us.
+setTimeout(() => process.exit(3), 60_000).unref();
+
+const rnd = mulberry32(Number(seedArg));
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+// Wait for the parent's go-ahead (it starts us early to hide the module loading time).
+await new Promise((resolve) => process.stdin.once('data', resolve));
+process.stdin.pause();
+out('opening');
+const storage = await SqliteLogStorage.open({
+  path,
+  clusterId: 'crash',
+  nodeId: 'n1',
+  synchronous,
+  compactionBatchRows: 1 + Math.floor(rnd() * 100),
+  snapshotChunkBytes: 1024 + Math.floor(rnd() * 8192),
+  tailCacheEntries: rnd() < 0.5 ? 4 : 4096,
+});
+out('ready');
+let writes = 0;
+const selfKill = selfKillArg === undefined ? Number.POSITIVE_INFINITY : Number(selfKillArg);
+for (;;) {
+  const st = await storage.initialState();
+  const desc = await nextWrite(rnd, st, (i) => storage.term(i));
+  out(`I ${JSON.stringify(desc)}`);
+  await storage.save(buildWrite(desc), desc.sync);
+  out('A');
+  if (++writes >= selfKill) process.kill(process.pid, 'SIGKILL');
+  if (desc.s !== undefined && rnd() < 0.3) await storage.compact(desc.s[0]);
+}
