@@ -12,7 +12,13 @@ const log = (c: SimCluster, msg: string) => console.log(`[t=${(c.now / 1000).toF
 const c = await SimCluster.create({
   seed,
   nodes: 5,
-  network: { minDelayMs: 1, maxDelayMs: 20, dropRate: 0.05, duplicateRate: 0.02, reorderRate: 0.05 },
+  network: {
+    minDelayMs: 1,
+    maxDelayMs: 20,
+    dropRate: 0.05,
+    duplicateRate: 0.02,
+    reorderRate: 0.05,
+  },
 });
 const l1 = await c.waitForLeader();
 log(c, `${l1} elected leader at term ${c.termOf(l1)}`);

@@ -167,6 +167,7 @@ export class Raft {
       pr.probeSent = false;
       pr.pendingSnapshot = 0;
       pr.recentActive = false;
+      pr.lastHeardTick = Number.NEGATIVE_INFINITY;
       pr.inflights.reset();
       if (id === this.id) {
         // The leader counts itself only for what is durable (thesis §10.2.1).
@@ -516,6 +517,7 @@ export class Raft {
   private stepLeader(m: Message): void {
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return;
+    pr.lastHeardTick = this.ticksElapsed;
     switch (m.type) {
       case 'MsgAppResp':
         pr.recentActive = true;
@@ -966,28 +968,35 @@ export class Raft {
       return;
     }
     const total = snap.data.byteLength;
-    const chunk = this.cfg.snapshotChunkSize;
-    const window = chunk * this.cfg.snapshotWindow;
+    const window = this.cfg.snapshotChunkSize * this.cfg.snapshotWindow;
     do {
       const offset = pr.snapSent;
-      if (offset > total || (offset === total && total > 0) || offset - pr.snapAcked >= window)
+      if (offset > total || (offset === total && total > 0) || offset - pr.snapAcked >= window) {
         break;
-      const end = Math.min(total, offset + chunk);
-      const m: MsgSnap = {
-        type: 'MsgSnap',
-        from: this.id,
-        to,
-        term: this.term,
-        meta: snap.meta,
-        offset,
-        totalBytes: total,
-        data: snap.data.subarray(offset, end),
-        done: end === total,
-      };
-      this.send(m, false);
-      pr.snapSent = end;
+      }
+      pr.snapSent = this.sendSnapshotChunk(to, offset);
       if (total === 0) break;
     } while (pr.snapSent < total);
+  }
+
+  /** Sends the chunk of the current snapshot starting at `offset`; returns where it ends. */
+  private sendSnapshotChunk(to: NodeId, offset: number): number {
+    const snap = this.snapshot as Snapshot;
+    const total = snap.data.byteLength;
+    const end = Math.min(total, offset + this.cfg.snapshotChunkSize);
+    const m: MsgSnap = {
+      type: 'MsgSnap',
+      from: this.id,
+      to,
+      term: this.term,
+      meta: snap.meta,
+      offset,
+      totalBytes: total,
+      data: snap.data.subarray(offset, end),
+      done: end === total,
+    };
+    this.send(m, false);
+    return end;
   }
 
   private handleSnapshotResponse(m: MsgSnapResp, pr: Progress): void {
@@ -997,10 +1006,29 @@ export class Raft {
       pr.becomeProbe();
       return;
     }
-    // `offset` is the next byte the follower wants: it may be lower than what we sent (lost
-    // chunks, or the follower restarted and lost the partial snapshot).
-    if (m.offset < pr.snapAcked || m.offset > pr.snapSent) pr.snapSent = m.offset;
-    pr.snapAcked = m.offset;
+    // `offset` is the next byte the follower wants.
+    if (m.offset === 0 && pr.snapAcked > 0) {
+      // The follower lost the partial snapshot (it restarted): start over.
+      pr.snapAcked = 0;
+      pr.snapSent = 0;
+      pr.snapRewoundAt = -1;
+    } else if (m.offset < pr.snapAcked) {
+      return; // a stale, reordered acknowledgement
+    } else if (m.offset === pr.snapAcked) {
+      // A duplicate acknowledgement: a later chunk arrived before the one at `offset` (the
+      // follower buffers it), or that one was lost. After two, resend just that chunk, once
+      // per offset (fast retransmit); resending whole windows on duplicates makes each resent
+      // window cause more duplicates (a storm). Longer stalls are retried per heartbeat.
+      pr.snapDupAcks++;
+      if (pr.snapDupAcks < 2 || pr.snapRewoundAt === m.offset || m.offset >= pr.snapSent) return;
+      pr.snapRewoundAt = m.offset;
+      this.sendSnapshotChunk(m.from, m.offset);
+      return;
+    } else {
+      pr.snapAcked = m.offset;
+      pr.snapDupAcks = 0;
+      if (pr.snapSent < m.offset) pr.snapSent = m.offset;
+    }
     this.sendSnapshotChunks(m.from, pr);
   }
 
@@ -1036,15 +1064,39 @@ export class Raft {
         reply(0);
         return;
       }
-      inc = { meta, leaderTerm: m.term, total: m.totalBytes, received: 0, chunks: [] };
+      inc = {
+        meta,
+        leaderTerm: m.term,
+        total: m.totalBytes,
+        received: 0,
+        chunks: [],
+        ahead: new Map(),
+      };
       this.incoming = inc;
     }
-    if (m.offset !== inc.received || inc.received + m.data.byteLength > inc.total) {
+    if (m.offset + m.data.byteLength > inc.total) {
+      reply(inc.received);
+      return;
+    }
+    if (m.offset !== inc.received) {
+      // Out of order: keep a bounded number of chunks ahead of the gap (reordering is not
+      // loss), and tell the leader where the gap is.
+      if (m.offset > inc.received && inc.ahead.size < 64) inc.ahead.set(m.offset, m.data);
       reply(inc.received);
       return;
     }
     inc.chunks.push(m.data);
     inc.received += m.data.byteLength;
+    for (
+      let next = inc.ahead.get(inc.received);
+      next !== undefined;
+      next = inc.ahead.get(inc.received)
+    ) {
+      inc.ahead.delete(inc.received);
+      inc.chunks.push(next);
+      inc.received += next.byteLength;
+    }
+    for (const off of inc.ahead.keys()) if (off < inc.received) inc.ahead.delete(off);
     if (inc.received < inc.total) {
       reply(inc.received);
       return;
@@ -1121,8 +1173,12 @@ export class Raft {
     const next = applyChange(cfg, cc); // throws InvalidArgument
     // Guard: the new configuration must have a quorum of recently active voters, or the
     // cluster would be stuck (thesis §4.2.2 availability).
-    const active = (id: NodeId): boolean =>
-      id === this.id || (this.tracker.progress.get(id)?.recentActive ?? false);
+    // NB: not `recentActive`, which CheckQuorum clears at every election timeout.
+    const active = (id: NodeId): boolean => {
+      if (id === this.id) return true;
+      const pr = this.tracker.progress.get(id);
+      return pr !== undefined && this.ticksElapsed - pr.lastHeardTick <= this.cfg.electionTick;
+    };
     if (next.voters.voteResult(active) !== 'won') {
       throw new RaftError('Unavailable', 'the new configuration would not have an active quorum');
     }
@@ -1143,7 +1199,7 @@ export class Raft {
       this.logger.warn(`${this.id} ignored an invalid conf change`, { error: String(e) });
       return confStateFromConfig(this.tracker.config);
     }
-    this.tracker.setConfig(next, this.log.lastIndex() + 1);
+    this.tracker.setConfig(next, this.log.lastIndex() + 1, this.ticksElapsed);
     const cs = confStateFromConfig(next);
     this.logger.info(`${this.id} switched to configuration ${JSON.stringify(cs)}`);
     if (this.role === 'leader') {
@@ -1197,6 +1253,8 @@ interface IncomingSnapshot {
   readonly total: number;
   received: number;
   readonly chunks: Uint8Array[];
+  /** Chunks that arrived ahead of `received`, by offset (bounded). */
+  readonly ahead: Map<number, Uint8Array>;
 }
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {

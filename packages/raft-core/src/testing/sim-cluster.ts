@@ -12,7 +12,6 @@ import type {
 } from '../ports.js';
 import {
   type ConfState,
-  EMPTY_CONF_STATE,
   type Entry,
   EntryType,
   type Index,

@@ -56,7 +56,7 @@ export class ProgressTracker {
   }
 
   /** Installs a configuration; members keep their progress, new members start at `nextIndex`. */
-  setConfig(config: TrackerConfig, nextIndex: Index): void {
+  setConfig(config: TrackerConfig, nextIndex: Index, nowTick = 0): void {
     const old = this.progress;
     const progress = new Map<NodeId, Progress>();
     const add = (id: NodeId, learner: boolean): void => {
@@ -66,6 +66,7 @@ export class ProgressTracker {
         // NB: a member added while we lead is assumed active, so CheckQuorum does not step down
         // before it had a chance to respond (etcd does the same).
         pr.recentActive = true;
+        pr.lastHeardTick = nowTick;
       }
       pr.isLearner = learner;
       progress.set(id, pr);

@@ -25,6 +25,12 @@ export class Progress {
   /** In `snapshot`: bytes sent, and bytes the follower acknowledged. */
   snapSent = 0;
   snapAcked = 0;
+  /** The offset of the last fast retransmit (one per loss). */
+  snapRewoundAt = -1;
+  /** Duplicate acknowledgements at `snapAcked` since it last advanced. */
+  snapDupAcks = 0;
+  /** The leader's tick when it last heard from this member (any message). */
+  lastHeardTick = 0;
   /** `snapAcked` at the previous heartbeat response (detects a stalled transfer). */
   snapAckedAtHeartbeat = -1;
   /** Heard from since the last CheckQuorum round. */
@@ -44,6 +50,8 @@ export class Progress {
     this.snapSent = 0;
     this.snapAcked = 0;
     this.snapAckedAtHeartbeat = -1;
+    this.snapRewoundAt = -1;
+    this.snapDupAcks = 0;
     this.state = state;
     this.inflights.reset();
   }

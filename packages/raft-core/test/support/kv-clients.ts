@@ -123,6 +123,12 @@ export class KvClients {
     if (res.result === 'illegal') {
       return { ok: false, message: res.violations.map((v) => v.message).join('\n') };
     }
+    if (res.result === 'unknown') {
+      return {
+        ok: false,
+        message: `the checker gave up (${res.reason}) on ${this.history.length} operations`,
+      };
+    }
     return { ok: true, ops: this.history.length };
   }
 }
