@@ -274,6 +274,11 @@ export class RaftNode<R = unknown> {
   /** Proposes `data`; resolves with the state machine's result once applied on this node. */
   propose(data: Uint8Array): Promise<R> {
     if (this.stopped) return Promise.reject(this.stoppedError());
+    if (!(data instanceof Uint8Array)) {
+      return Promise.reject(
+        new RaftError('InvalidArgument', 'propose(data): data must be a Uint8Array'),
+      );
+    }
     let slot: { index: Index; term: Term };
     try {
       slot = this.raw.propose(data, EntryType.Normal);
@@ -401,6 +406,11 @@ export class RaftNode<R = unknown> {
    */
   changeMembership(cc: ConfChange): Promise<ConfState> {
     if (this.stopped) return Promise.reject(this.stoppedError());
+    if (typeof cc !== 'object' || cc === null || !Array.isArray(cc.changes)) {
+      return Promise.reject(
+        new RaftError('InvalidArgument', 'changeMembership: expected { changes: [...] }'),
+      );
+    }
     let slot: { index: Index; term: Term };
     try {
       slot = this.raw.proposeConfChange(cc);

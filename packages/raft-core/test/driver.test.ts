@@ -1,0 +1,98 @@
+/** RaftNode's input validation and error contract (bad input → typed RaftError, no crash). */
+import { describe, expect, it } from 'vitest';
+import { RaftError } from '../src/errors.js';
+import { RaftNode } from '../src/node.js';
+import { MemoryLogStorage } from '../src/testing/memory-log-storage.js';
+import { MemoryNetwork } from '../src/testing/memory-transport.js';
+import type { Entry } from '../src/types.js';
+
+const sm = { apply: (e: Entry) => e.index, snapshot: () => new Uint8Array(), restore: () => {} };
+
+async function solo(): Promise<RaftNode<number>> {
+  const node = await RaftNode.start({
+    id: 'a',
+    bootstrap: ['a'],
+    storage: new MemoryLogStorage(),
+    transport: new MemoryNetwork().transport('a'),
+    stateMachine: sm,
+    tickMs: 10,
+  });
+  node.campaign();
+  return node;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (e) {
+    return RaftError.isInstance(e) ? e.code : `untyped: ${String(e)}`;
+  }
+}
+
+describe('RaftNode input validation', () => {
+  it('rejects bad options with InvalidArgument', async () => {
+    const base = {
+      id: 'a',
+      storage: new MemoryLogStorage(),
+      transport: new MemoryNetwork().transport('a'),
+      stateMachine: sm,
+    };
+    expect(await codeOf(RaftNode.start({ ...base, tickMs: 0 }))).toBe('InvalidArgument');
+    expect(await codeOf(RaftNode.start({ ...base, electionTick: 1, heartbeatTick: 1 }))).toBe(
+      'InvalidArgument',
+    );
+    expect(await codeOf(RaftNode.start({ ...base, bootstrap: ['b'] }))).toBe('InvalidArgument');
+    expect(await codeOf(RaftNode.start({ ...base, readOnly: 'lease', checkQuorum: false }))).toBe(
+      'InvalidArgument',
+    );
+  });
+
+  it('rejects bad proposals and membership changes with typed errors', async () => {
+    const node = await solo();
+    try {
+      expect(await codeOf(node.propose('text' as unknown as Uint8Array))).toBe('InvalidArgument');
+      expect(await codeOf(node.changeMembership({} as never))).toBe('InvalidArgument');
+      expect(await codeOf(node.removeNode('a'))).toBe('InvalidArgument'); // the last voter
+      expect(await codeOf(node.transferLeadership('zz'))).toBe('InvalidArgument');
+      expect(await codeOf(node.propose(Uint8Array.of(1)))).toBe('resolved');
+    } finally {
+      await node.stop();
+    }
+    expect(await codeOf(node.propose(Uint8Array.of(1)))).toBe('Stopped');
+    expect(await codeOf(node.read())).toBe('Stopped');
+  });
+
+  it('a follower rejects proposals with NotLeader and a leader hint', async () => {
+    const net = new MemoryNetwork();
+    const ids = ['a', 'b', 'c'];
+    const nodes = await Promise.all(
+      ids.map((id) =>
+        RaftNode.start({
+          id,
+          bootstrap: ids,
+          storage: new MemoryLogStorage(),
+          transport: net.transport(id),
+          stateMachine: sm,
+          tickMs: 10,
+        }),
+      ),
+    );
+    try {
+      (nodes[0] as RaftNode<number>).campaign();
+      for (let i = 0; i < 500 && (nodes[0] as RaftNode<number>).status().role !== 'leader'; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await (nodes[0] as RaftNode<number>).propose(Uint8Array.of(1)); // a leads; b, c know it once committed
+      for (let i = 0; i < 200 && (nodes[1] as RaftNode<number>).leader !== 'a'; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      const err = await (nodes[1] as RaftNode<number>)
+        .propose(Uint8Array.of(2))
+        .catch((e: unknown) => e);
+      expect(RaftError.isInstance(err) && err.code).toBe('NotLeader');
+      expect((err as { leaderHint: string }).leaderHint).toBe('a');
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  });
+});
