@@ -8,12 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { SimCluster } from '../src/testing/sim-cluster.js';
 import type { NodeId } from '../src/types.js';
+import { raft } from './support/sim-helpers.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function raft(c: SimCluster, id: NodeId) {
-  return c.node(id)._raw.raft;
-}
 
 async function elect(c: SimCluster, id: NodeId): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {

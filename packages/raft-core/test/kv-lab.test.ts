@@ -24,6 +24,7 @@ import { Rng } from '../src/testing/rng.js';
 import { encodeKvCommand, SimCluster, type SimClusterOptions } from '../src/testing/sim-cluster.js';
 import type { NodeId } from '../src/types.js';
 import { KvClients } from './support/kv-clients.js';
+import { withCluster } from './support/sim-helpers.js';
 
 const SEED = Number(process.env.SEED ?? 6_5840_4);
 const ELECTION_TIMEOUT = 1000;
@@ -40,17 +41,6 @@ const RELIABLE = { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 5, 
 
 async function make(salt: number, extra: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
   return SimCluster.create({ seed: SEED + salt, nodes: 5, ...extra });
-}
-
-async function withCluster(c: SimCluster, body: (c: SimCluster) => Promise<void>): Promise<void> {
-  try {
-    await body(c);
-    c.checkNoLostProposals();
-  } catch (e) {
-    throw c.annotate(e);
-  } finally {
-    c.stop();
-  }
 }
 
 /** The history is linearizable, and the checker decided it (did not give up). */

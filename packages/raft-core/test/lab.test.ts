@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/testing/rng.js';
 import { SimCluster, type SimClusterOptions } from '../src/testing/sim-cluster.js';
 import type { NodeId } from '../src/types.js';
+import { at, withCluster } from './support/sim-helpers.js';
 
 const ELECTION_TIMEOUT = 1000;
 const enc = (v: number | string) => new TextEncoder().encode(String(v));
@@ -44,23 +45,8 @@ function checkNoLeader(c: SimCluster): void {
   ).toEqual([]);
 }
 
-function at(c: SimCluster, i: number): NodeId {
-  return c.ids[((i % c.ids.length) + c.ids.length) % c.ids.length] as NodeId;
-}
-
 function indexOf(c: SimCluster, id: NodeId): number {
   return c.ids.indexOf(id);
-}
-
-async function withCluster(c: SimCluster, body: (c: SimCluster) => Promise<void>): Promise<void> {
-  try {
-    await body(c);
-    c.checkNoLostProposals();
-  } catch (e) {
-    throw c.annotate(e);
-  } finally {
-    c.stop();
-  }
 }
 
 describe('MIT 6.5840 lab 3A: election', () => {

@@ -18,6 +18,7 @@ import {
   type SimClusterOptions,
 } from '../src/testing/sim-cluster.js';
 import type { ConfState, NodeId } from '../src/types.js';
+import { raft, withCluster } from './support/sim-helpers.js';
 
 const SEED = Number(process.env.SEED ?? 4_0001);
 const ELECTION_TIMEOUT = 1000;
@@ -26,17 +27,6 @@ const COMPACTING = { snapshotEntries: 10, snapshotKeepEntries: 0, snapshotChunkS
 
 async function make(salt: number, extra: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
   return SimCluster.create({ seed: SEED + salt, nodes: 3, ...extra });
-}
-
-async function withCluster(c: SimCluster, body: (c: SimCluster) => Promise<void>): Promise<void> {
-  try {
-    await body(c);
-    c.checkNoLostProposals();
-  } catch (e) {
-    throw c.annotate(e);
-  } finally {
-    c.stop();
-  }
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -106,10 +96,6 @@ async function change(
   const r = raft(c, leader);
   await c.runUntil(() => !c.isAlive(leader) || r.log.applied >= r.pendingConfIndex, 1000);
   return expectOk(c, fn(c.node(leader)));
-}
-
-function raft(c: SimCluster, id: NodeId) {
-  return c.node(id)._raw.raft;
 }
 
 function conf(c: SimCluster, id: NodeId): ConfState {

@@ -23,6 +23,7 @@ import {
   type SimKvCommand,
 } from '../src/testing/sim-cluster.js';
 import { EntryType, type NodeId } from '../src/types.js';
+import { at, msgs, raft, withCluster } from './support/sim-helpers.js';
 
 const SEED = Number(process.env.SEED ?? 3_0004);
 /** The lab's SnapShotInterval. */
@@ -38,29 +39,6 @@ async function make(salt: number, extra: Partial<SimClusterOptions> = {}): Promi
     snapshotChunkSize: 64,
     ...extra,
   });
-}
-
-async function withCluster(c: SimCluster, body: (c: SimCluster) => Promise<void>): Promise<void> {
-  try {
-    await body(c);
-    c.checkNoLostProposals();
-  } catch (e) {
-    throw c.annotate(e);
-  } finally {
-    c.stop();
-  }
-}
-
-function raft(c: SimCluster, id: NodeId) {
-  return c.node(id)._raw.raft;
-}
-
-function at(c: SimCluster, i: number): NodeId {
-  return c.ids[((i % c.ids.length) + c.ids.length) % c.ids.length] as NodeId;
-}
-
-function msgs(c: SimCluster, type: string): number {
-  return c.stats.byType[type] ?? 0;
 }
 
 /** A put of a random value to one of 20 keys: snapshots grow to several chunks. */

@@ -13,6 +13,7 @@ import { Rng } from '../src/testing/rng.js';
 import { encodeKvCommand, SimCluster, type SimClusterOptions } from '../src/testing/sim-cluster.js';
 import type { NodeId } from '../src/types.js';
 import { KvClients } from './support/kv-clients.js';
+import { msgs, raft, withCluster } from './support/sim-helpers.js';
 
 const SEED = Number(process.env.SEED ?? 3_10);
 /** The shortest possible election timeout: electionTick (30) × tickMs (10). */
@@ -20,17 +21,6 @@ const MIN_ELECTION_MS = 300;
 
 async function make(salt: number, extra: Partial<SimClusterOptions> = {}): Promise<SimCluster> {
   return SimCluster.create({ seed: SEED + salt, nodes: 3, ...extra });
-}
-
-async function withCluster(c: SimCluster, body: (c: SimCluster) => Promise<void>): Promise<void> {
-  try {
-    await body(c);
-    c.checkNoLostProposals();
-  } catch (e) {
-    throw c.annotate(e);
-  } finally {
-    c.stop();
-  }
 }
 
 type Settled<T> = { ok: true; value: T; at: number } | { ok: false; error: unknown; at: number };
@@ -75,14 +65,6 @@ function expectCode(r: { ok: true } | { ok: false; error: unknown }, code: RaftE
 /** Lets every pending promise continuation run, without advancing simulated time. */
 function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function raft(c: SimCluster, id: NodeId) {
-  return c.node(id)._raw.raft;
-}
-
-function msgs(c: SimCluster, type: string): number {
-  return c.stats.byType[type] ?? 0;
 }
 
 function others(c: SimCluster, id: NodeId): NodeId[] {
