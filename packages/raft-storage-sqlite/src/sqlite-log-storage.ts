@@ -281,6 +281,11 @@ export class SqliteLogStorage implements LogStorage {
       confState: conf === undefined ? undefined : encodeState('conf', plainConfState(conf)),
     };
     const relax = !sync && this.#synchronous === 'full';
+    // NB: the transaction (and its fsync) is synchronous and blocks the event loop. Yield one
+    // turn first, so that work already queued — above all the leader's appends, which raft-core
+    // lets go out before its own write (thesis §10.2.1) — leaves while the disk works.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#checkUsable();
     try {
       if (relax) this.#st.syncNormal.run();
       try {
