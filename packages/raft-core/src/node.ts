@@ -52,6 +52,11 @@ export interface RaftNodeOptions<R> {
   readonly readTimeoutMs?: number;
   /** Take a snapshot after this many applied entries (0 = never). Default 10,000. */
   readonly snapshotEntries?: number;
+  /**
+   * Also take a snapshot once the entries applied since the last one hold this many payload
+   * bytes (0 = no byte limit). Default 64 MiB. Whichever limit is reached first triggers.
+   */
+  readonly snapshotBytes?: number;
   /** Entries kept in memory behind a snapshot for lagging followers. Default 1,000. */
   readonly snapshotKeepEntries?: number;
   /** Bytes per InstallSnapshot chunk. Default 256 KiB. */
@@ -155,6 +160,9 @@ export class RaftNode<R = unknown> {
   private readonly electionTick: number;
   private readonly readTimeoutTicks: number;
   private readonly snapshotEntries: number;
+  private readonly snapshotBytes: number;
+  /** Payload bytes applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
   private readonly snapshotKeepEntries: number;
   private ticks = 0;
   private readContext = 0;
@@ -193,6 +201,7 @@ export class RaftNode<R = unknown> {
       Math.ceil((opts.readTimeoutMs ?? 2 * this.electionTick * this.tickMs) / this.tickMs),
     );
     this.snapshotEntries = opts.snapshotEntries ?? 10_000;
+    this.snapshotBytes = opts.snapshotBytes ?? 64 * 1024 * 1024;
     this.snapshotKeepEntries = opts.snapshotKeepEntries ?? 1_000;
     this.lastSnapshotIndex = raw.raft.log.snapshotIndex();
   }
@@ -590,7 +599,10 @@ export class RaftNode<R = unknown> {
         if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
         this.releaseReads();
         if (rd.softState !== null) this.emitSoftState(rd.softState.role, rd.softState.lead);
-        if (rd.snapshot !== null) this.lastSnapshotIndex = rd.snapshot.meta.index;
+        if (rd.snapshot !== null) {
+          this.lastSnapshotIndex = rd.snapshot.meta.index;
+          this.bytesSinceSnapshot = 0;
+        }
         await this.maybeSnapshot();
         if (this.failure !== null) return;
       }
@@ -648,6 +660,7 @@ export class RaftNode<R = unknown> {
         this.fail(err, 'Storage');
         return;
       }
+      this.bytesSinceSnapshot += e.data.byteLength;
       this.settle(e, result);
     }
   }
@@ -655,8 +668,11 @@ export class RaftNode<R = unknown> {
   /** Takes a snapshot when the policy says so, saves it and compacts the log behind it. */
   private async maybeSnapshot(): Promise<void> {
     const applied = this.raw.raft.log.applied;
-    if (this.snapshotEntries <= 0 || applied - this.lastSnapshotIndex < this.snapshotEntries)
-      return;
+    if (applied <= this.lastSnapshotIndex) return;
+    const byEntries =
+      this.snapshotEntries > 0 && applied - this.lastSnapshotIndex >= this.snapshotEntries;
+    const byBytes = this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes;
+    if (!byEntries && !byBytes) return;
     const term = this.raw.raft.log.term(applied);
     if (term === undefined) return;
     try {
@@ -668,6 +684,7 @@ export class RaftNode<R = unknown> {
       await this.storage.save({ snapshot, entries: [] }, this.sync);
       this.raw.compact(snapshot, this.snapshotKeepEntries);
       this.lastSnapshotIndex = applied;
+      this.bytesSinceSnapshot = 0;
       this.logger.info(`${this.id} took a snapshot at ${applied}`, { bytes: data.byteLength });
     } catch (e) {
       this.fail(e, 'Storage');

@@ -96,3 +96,33 @@ describe('RaftNode input validation', () => {
     }
   });
 });
+
+describe('snapshot policy', () => {
+  it('snapshots by entry count and by applied payload bytes, whichever comes first', async () => {
+    const storage = new MemoryLogStorage();
+    const node = await RaftNode.start({
+      id: 'a',
+      bootstrap: ['a'],
+      storage,
+      transport: new MemoryNetwork().transport('a'),
+      stateMachine: sm,
+      tickMs: 10,
+      snapshotEntries: 1000,
+      snapshotBytes: 10_000,
+    });
+    try {
+      node.campaign();
+      for (let i = 0; i < 9; i++) await node.propose(new Uint8Array(1000));
+      expect(await storage.snapshot()).toBeNull(); // 9,000 bytes, 11 entries: neither limit yet
+      await node.propose(new Uint8Array(1000)); // 10,000 bytes
+      // The snapshot is taken right after this entry's Ready completes.
+      for (let i = 0; i < 100 && (await storage.snapshot()) === null; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      const snap = await storage.snapshot();
+      expect(snap?.meta.index).toBe(node.status().appliedIndex);
+      expect((await storage.initialState()).firstIndex).toBe((snap?.meta.index ?? 0) + 1);
+    } finally {
+      await node.stop();
+    }
+  });
+});

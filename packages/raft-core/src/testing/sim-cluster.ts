@@ -60,6 +60,8 @@ export interface SimClusterOptions {
   /** Snapshot policy of every node (entries between snapshots; 0 = never). Default 0. */
   readonly snapshotEntries?: number;
   readonly snapshotKeepEntries?: number;
+  /** Byte-based snapshot policy (payload bytes applied since the last snapshot). Default 0. */
+  readonly snapshotBytes?: number;
   readonly snapshotChunkSize?: number;
   readonly readOnly?: 'safe' | 'lease';
   readonly logger?: Logger;
@@ -259,6 +261,7 @@ export class SimCluster {
       ...(o.maxSizePerMsg !== undefined && { maxSizePerMsg: o.maxSizePerMsg }),
       ...(o.maxInflightMsgs !== undefined && { maxInflightMsgs: o.maxInflightMsgs }),
       snapshotEntries: o.snapshotEntries ?? 0,
+      snapshotBytes: o.snapshotBytes ?? 0,
       ...(o.snapshotKeepEntries !== undefined && { snapshotKeepEntries: o.snapshotKeepEntries }),
       ...(o.snapshotChunkSize !== undefined && { snapshotChunkSize: o.snapshotChunkSize }),
       ...(o.readOnly !== undefined && { readOnly: o.readOnly }),

@@ -50,6 +50,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     checkQuorum,
     snapshotEntries: snapshots ? rng.pick([10, 25, 60]) : 0,
     snapshotKeepEntries: rng.pick([0, 3, 20]),
+    snapshotBytes: snapshots ? rng.pick([0, 0, 400]) : 0,
     snapshotChunkSize: rng.pick([16, 100, 4096]),
     readOnly: lease ? 'lease' : 'safe',
     maxInflightMsgs: rng.pick([1, 4, 256]),
