@@ -60,6 +60,11 @@ export interface SimClusterOptions {
   /** Snapshot policy of every node (entries between snapshots; 0 = never). Default 0. */
   readonly snapshotEntries?: number;
   readonly snapshotKeepEntries?: number;
+  /**
+   * Per-node clock rates (real ms per nominal ms; default 1). `{ n1: 1.5 }` makes n1's ticks
+   * 50% slower than everyone else's: clock drift, for testing lease assumptions.
+   */
+  readonly clockRates?: Readonly<Record<NodeId, number>>;
   /** Byte-based snapshot policy (payload bytes applied since the last snapshot). Default 0. */
   readonly snapshotBytes?: number;
   readonly snapshotChunkSize?: number;
@@ -133,6 +138,7 @@ export class SimCluster {
   private readonly queue = new EventQueue();
   private readonly slots = new Map<NodeId, NodeSlot>();
   private readonly isolated = new Set<NodeId>();
+  private readonly clockRates = new Map<NodeId, number>();
   private readonly blocked = new Set<string>();
   private readonly opts: SimClusterOptions;
   private violation: Error | null = null;
@@ -241,7 +247,11 @@ export class SimCluster {
     const sm = new SimStateMachine(this, id, incarnation, startIndex);
     const transport = new SimTransport(this, id);
     const storage = new SimStorage(this, slot, incarnation);
-    const clock = new SimClock(this, () => slot.alive && slot.incarnation === incarnation);
+    const clock = new SimClock(
+      this,
+      () => slot.alive && slot.incarnation === incarnation,
+      () => this.clockRates.get(id) ?? this.opts.clockRates?.[id] ?? 1,
+    );
     slot.sm = sm;
     slot.transport = transport;
     slot.alive = true;
@@ -551,6 +561,12 @@ export class SimCluster {
     this.isolated.clear();
   }
 
+  /** Changes how fast `id`'s clock ticks (real ms per nominal ms; 1 = true time): drift. */
+  setClockRate(id: NodeId, rate: number): void {
+    if (!(rate > 0)) throw new Error('clock rate must be positive');
+    this.clockRates.set(id, rate);
+  }
+
   setNetwork(opts: Partial<SimNetworkOptions>): void {
     this.network = { ...this.network, ...opts };
   }
@@ -708,6 +724,8 @@ class SimClock implements Clock {
   constructor(
     private readonly sim: SimCluster,
     private readonly live: () => boolean,
+    /** Real ms per nominal ms: 1.1 means this node's clock runs 10% slow. */
+    private readonly rate: () => number,
   ) {}
 
   setInterval(fn: () => void, ms: number): { cancelled: boolean } {
@@ -715,9 +733,9 @@ class SimClock implements Clock {
     const fire = (): void => {
       if (h.cancelled || !this.live()) return;
       fn();
-      this.sim.schedule(ms, fire);
+      this.sim.schedule(ms * this.rate(), fire);
     };
-    this.sim.schedule(this.sim.rng.float(0, ms), fire);
+    this.sim.schedule(this.sim.rng.float(0, ms * this.rate()), fire);
     return h;
   }
 
