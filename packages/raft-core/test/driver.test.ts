@@ -126,3 +126,25 @@ describe('snapshot policy', () => {
     }
   });
 });
+
+describe('stop()', () => {
+  it('settles every in-flight proposal and read, and stops ticking', async () => {
+    const node = await solo();
+    await node.propose(Uint8Array.of(0));
+    const proposals = Array.from({ length: 100 }, (_, i) => node.propose(Uint8Array.of(i)));
+    const reads = Array.from({ length: 10 }, () => node.read());
+    const stopping = node.stop();
+    const settled = await Promise.allSettled([...proposals, ...reads]);
+    await stopping;
+    for (const s of settled) {
+      if (s.status === 'rejected')
+        expect(RaftError.isInstance(s.reason) && s.reason.code).toBe('Stopped');
+    }
+    const status = node.status();
+    expect(status.stopped).toBe(true);
+    // Nothing happens after stop: no more ticks, applies or messages.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(node.status()).toEqual(status);
+    await node.stop(); // idempotent
+  });
+});
