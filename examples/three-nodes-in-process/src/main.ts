@@ -39,7 +39,7 @@ export async function main(
         storage: new MemoryLogStorage(),
         transport: network.transport(id),
         stateMachine: machines.get(id) as KvStateMachine,
-        tickMs: 10, // fast elections for the demo
+        tickMs: 50, // elections after 0.5–1 s (heartbeats every 50 ms)
       }),
     ),
   );

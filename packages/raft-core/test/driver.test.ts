@@ -74,7 +74,7 @@ describe('RaftNode input validation', () => {
           storage: new MemoryLogStorage(),
           transport: net.transport(id),
           stateMachine: sm,
-          tickMs: 10,
+          tickMs: 50,
         }),
       ),
     );

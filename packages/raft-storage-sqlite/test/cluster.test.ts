@@ -57,7 +57,7 @@ async function start(
     storage,
     transport: network.transport(id),
     stateMachine: sm,
-    tickMs: 10,
+    tickMs: 50,
     snapshotEntries: 50,
     snapshotKeepEntries: 10,
   });
