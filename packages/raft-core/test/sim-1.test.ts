@@ -8,7 +8,11 @@ import { runRandomScenario } from './support/random-scenario.js';
 import { seedsForShard } from './support/seeds.js';
 
 describe('randomized simulation (shard 1)', () => {
-  for (const seed of seedsForShard(1)) {
+  const seeds = seedsForShard(1);
+  // With SEED set, only shard 0 runs it; an empty suite would fail vitest, so say why.
+  if (seeds.length === 0)
+    it.skip('no seeds for this shard (SEED replays one seed in shard 0)', () => {});
+  for (const seed of seeds) {
     it(`seed ${seed}`, async () => {
       try {
         await runRandomScenario(seed);
