@@ -140,7 +140,9 @@ export class MemoryLogStorage implements LogStorage {
       this.#confState = this.#snapshot.meta.confState;
     }
     if (plan.appendFrom < write.entries.length) {
-      this.#entries.length = write.entries[plan.appendFrom]!.index - this.#firstIndex;
+      const keep = write.entries[plan.appendFrom]!.index - this.#firstIndex;
+      // NB: shrink only when truncating; assigning `length` on a large array is not free in V8.
+      if (this.#entries.length > keep) this.#entries.length = keep;
       for (let i = plan.appendFrom; i < write.entries.length; i++) {
         const e = write.entries[i]!;
         this.#entries.push({ index: e.index, term: e.term, type: e.type, data: copyBytes(e.data) });
