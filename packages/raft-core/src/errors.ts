@@ -17,7 +17,8 @@ export type RaftErrorCode =
   | 'ConfChangeInProgress'
   | 'LeadershipTransferInProgress'
   | 'Storage'
-  | 'Transport';
+  | 'Transport'
+  | 'StateMachine';
 
 /**
  * `RaftError` is the base of every expected failure surfaced by tsraft's APIs.
@@ -50,7 +51,7 @@ export class NotLeaderError extends RaftError {
 
 /** A port (storage, transport, state machine) failed; the node stops. */
 export class FatalError extends RaftError {
-  constructor(code: 'Storage' | 'Transport', message: string, cause: unknown) {
+  constructor(code: 'Storage' | 'Transport' | 'StateMachine', message: string, cause: unknown) {
     super(code, message, { cause });
     this.name = 'FatalError';
   }

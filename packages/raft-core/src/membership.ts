@@ -112,13 +112,21 @@ export function applyConfChange(raft: Raft, cc: ConfChange): ConfState {
       raft.leadTransferee = null;
     raft.maybeCommit();
     raft.pendingBcast = true;
-    if (next.voters.isJoint && next.autoLeave && raft.pendingConfIndex <= raft.log.applied + 1) {
-      // Leave the joint configuration as soon as entering it is applied (thesis §4.3).
-      const r = raft.propose(encodeConfChange({ changes: [] }), EntryType.ConfChange);
-      raft.pendingConfIndex = r.index;
-    }
   }
   return cs;
+}
+
+/**
+ * Leader: proposes leaving an auto-leave joint configuration once entering it is applied
+ * (thesis §4.3). Checked after every Ready (not only when the joint entry is applied), so a
+ * leader elected while the cluster is in a joint configuration leaves it too.
+ */
+export function maybeAutoLeaveJoint(raft: Raft): void {
+  const cfg = raft.tracker.config;
+  if (raft.role !== 'leader' || !cfg.voters.isJoint || !cfg.autoLeave) return;
+  if (raft.leadTransferee !== null || raft.pendingConfIndex > raft.log.applied) return;
+  const r = raft.propose(encodeConfChange({ changes: [] }), EntryType.ConfChange);
+  raft.pendingConfIndex = r.index;
 }
 
 /** True if applying the ConfChange entry `e` would leave the configuration as it is. */

@@ -523,7 +523,7 @@ export class RaftNode<R = unknown> {
     this.transferWaiters = [];
   }
 
-  private fail(e: unknown, what: 'Storage' | 'Transport'): void {
+  private fail(e: unknown, what: 'Storage' | 'Transport' | 'StateMachine'): void {
     if (this.failure !== null) return;
     const err = new FatalError(
       what,
@@ -634,7 +634,7 @@ export class RaftNode<R = unknown> {
       try {
         await this.sm.restore(rd.snapshot.data);
       } catch (err) {
-        this.fail(err, 'Storage');
+        this.fail(err, 'StateMachine');
         return;
       }
       // Proposals the snapshot covers were applied (or not) inside it: we cannot tell which.
@@ -657,7 +657,7 @@ export class RaftNode<R = unknown> {
         }
       } catch (err) {
         // A state machine that throws cannot keep replicas identical: stop this node.
-        this.fail(err, 'Storage');
+        this.fail(err, 'StateMachine');
         return;
       }
       this.bytesSinceSnapshot += e.data.byteLength;

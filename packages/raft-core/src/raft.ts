@@ -607,6 +607,11 @@ export class Raft {
     return { index, term: this.term };
   }
 
+  /** Called by RawNode.advance after each Ready: leaves a joint configuration if due. */
+  afterAdvance(): void {
+    membership.maybeAutoLeaveJoint(this);
+  }
+
   /** Called by RawNode.advance once entries up to (index, term) are durable. */
   onStable(index: Index, term: Term): void {
     this.log.stableTo(index, term);

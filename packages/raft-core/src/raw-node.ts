@@ -214,6 +214,7 @@ export class RawNode {
       const last = rd.entries[rd.entries.length - 1] as Entry;
       r.onStable(last.index, last.term);
     }
+    r.afterAdvance();
   }
 
   status(): RawStatus {

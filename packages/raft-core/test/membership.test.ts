@@ -505,3 +505,47 @@ describe('membership changes (thesis §4)', () => {
     });
   });
 });
+
+describe('joint consensus across a leader change', () => {
+  it('a leader elected while the cluster is in a joint configuration leaves it', async () => {
+    const c = await SimCluster.create({ seed: SEED + 99, nodes: 3 });
+    await withCluster(c, async () => {
+      const leader = await c.waitForLeader();
+      await c.one(new TextEncoder().encode('x'), 3);
+      await c.addNode('n4');
+      await c.runUntil(() => raft(c, leader).pendingConfIndex <= raft(c, leader).log.applied, 2000);
+      let joined = false;
+      const other = c.ids.find((id) => id !== leader && id !== 'n4') as NodeId;
+      void c
+        .node(leader)
+        .changeMembership({
+          changes: [
+            { op: 'addVoter', node: 'n4' },
+            { op: 'removeNode', node: other },
+          ],
+        })
+        .then(() => {
+          joined = true;
+        });
+      // Crash the leader as soon as it applied the joint entry: the leave entry it proposes
+      // next is not committed yet.
+      expect(await c.runUntil(() => joined, 3000)).toBe(true);
+      const old = raft(c, leader);
+      // It has proposed leaving (pendingConfIndex is the leave entry) but not committed it.
+      expect(old.tracker.config.voters.isJoint).toBe(true);
+      expect(old.pendingConfIndex).toBeGreaterThan(old.log.committed);
+      c.crash(leader);
+      const isJoint = (id: NodeId): boolean => raft(c, id).tracker.config.voters.isJoint;
+      await c.restart(leader);
+      const next = await c.waitForLeader(c.ids, 5000);
+      expect(
+        await c.runUntil(
+          () => !isJoint(next) && raft(c, next).pendingConfIndex <= raft(c, next).log.applied,
+          5000,
+        ),
+      ).toBe(true);
+      expect(c.members()?.voters).not.toContain(other);
+      expect(c.members()?.voters).toContain('n4');
+    });
+  });
+});

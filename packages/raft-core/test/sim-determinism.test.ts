@@ -43,3 +43,20 @@ describe('SimCluster determinism', () => {
     expect(b.trace).not.toBe(a.trace);
   });
 });
+
+describe('SimCluster failure detection', () => {
+  it('a node that stops on a fatal error fails the run', async () => {
+    const c = await SimCluster.create({ seed: 3 });
+    try {
+      await c.waitForLeader();
+      // White-box: make n1's driver fail as a storage or state machine error would.
+      (c.node('n1') as unknown as { fail(e: unknown, what: string): void }).fail(
+        new Error('boom'),
+        'Storage',
+      );
+      await expect(c.run(100)).rejects.toThrow(/no node fails/);
+    } finally {
+      c.stop();
+    }
+  });
+});

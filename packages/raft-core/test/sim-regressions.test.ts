@@ -21,6 +21,10 @@ const REGRESSIONS: { seed: number; bug: string }[] = [
   { seed: 279, bug: 'a proposal covered by an installed snapshot was never settled' },
   { seed: 174, bug: 'a proposal covered by an installed snapshot was never settled' },
   { seed: 10776, bug: "snapshot transfer stalled when the follower's final MsgAppResp was lost" },
+  {
+    seed: 22667,
+    bug: 'auto-leaving a joint config during a leadership transfer threw and stopped the leader; a new leader never left the joint config',
+  },
 ];
 
 describe('simulation regressions', () => {

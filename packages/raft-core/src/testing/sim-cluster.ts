@@ -256,7 +256,7 @@ export class SimCluster {
     slot.transport = transport;
     slot.alive = true;
     const o = this.opts;
-    slot.node = await RaftNode.start<SimApplied>({
+    const node = await RaftNode.start<SimApplied>({
       id,
       storage,
       transport,
@@ -277,6 +277,19 @@ export class SimCluster {
       ...(o.readOnly !== undefined && { readOnly: o.readOnly }),
       ...(o.logger !== undefined && { logger: o.logger }),
     });
+    // A node that stops on a fatal error (storage, state machine, or a core exception) is a
+    // failure of the run, not something to discover later as a liveness problem.
+    node.on('error', (e) => {
+      this._violation(
+        this.annotate(
+          new InvariantViolation(
+            'no node fails',
+            `${id} stopped: ${String(e)} (${String((e as { cause?: unknown }).cause)})`,
+          ),
+        ),
+      );
+    });
+    slot.node = node;
   }
 
   /**

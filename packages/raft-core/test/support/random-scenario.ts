@@ -230,6 +230,11 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     await c.runUntil(settled, 10_000);
     const m = c.members();
     const members = m === null ? live() : [...m.voters, ...m.learners];
+    if (process.env.SIM_DEBUG) {
+      console.log(
+        `final: leader=${c.leader(live())} members=${JSON.stringify(m)} removed=${[...removed]}`,
+      );
+    }
     for (const id of c.ids) if (!members.includes(id)) c.crash(id);
     for (const id of members) if (!c.isAlive(id)) await c.restart(id);
     await c.waitForLeader(members, 10_000);
@@ -258,6 +263,22 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       features,
     };
   } catch (e) {
+    if (process.env.SIM_DEBUG) {
+      const n5 = c.ids.includes('n5') && c.isAlive('n5') ? c.node('n5')._raw.raft : null;
+      console.log(
+        'n5 conf',
+        JSON.stringify(
+          n5?.tracker.config.voters.incoming.ids
+            ? [...n5.tracker.config.voters.incoming.ids]
+            : null,
+        ),
+        JSON.stringify(n5 ? [...n5.tracker.config.voters.outgoing.ids] : null),
+        'n5 lead',
+        n5?.lead,
+        'stats',
+        JSON.stringify(c.stats.byType),
+      );
+    }
     if (process.env.SIM_DEBUG) console.log(features.join(','), '\n', c.describeState());
     throw c.annotate(e);
   } finally {
