@@ -10,18 +10,28 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { runStress } from './run.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    nodes: { type: 'string', default: '3' },
-    storage: { type: 'string', default: 'sqlite' },
-    transport: { type: 'string', default: 'ws' },
-    entries: { type: 'string', default: '50000' },
-    size: { type: 'string', default: '100' },
-    concurrency: { type: 'string', default: '256' },
-    json: { type: 'string' },
-  },
-});
+function parse(): ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>> {
+  try {
+    return parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: OPTIONS });
+  } catch (e) {
+    console.error(`stress: ${(e as Error).message}`);
+    console.error(
+      'usage: stress [--nodes N] [--storage sqlite|memory] [--transport ws|memory] [--entries N] [--size B] [--concurrency N] [--json FILE]',
+    );
+    process.exit(2);
+  }
+}
+
+const OPTIONS = {
+  nodes: { type: 'string', default: '3' },
+  storage: { type: 'string', default: 'sqlite' },
+  transport: { type: 'string', default: 'ws' },
+  entries: { type: 'string', default: '50000' },
+  size: { type: 'string', default: '100' },
+  concurrency: { type: 'string', default: '256' },
+  json: { type: 'string' },
+} as const;
+const { values } = parse();
 
 function int(name: string, v: string | undefined, min: number): number {
   const n = Number(v);

@@ -220,41 +220,55 @@ async function settle<T>(c: SimCluster, p: Promise<T>, ms = 10_000): Promise<T> 
 }
 
 describe('MIT 6.5840 KV lab (4A): linearizable key/value service', () => {
-  it('Basic', async () => {
-    await withCluster(await make(1), async (c) => {
-      await genericTest(c, {
-        clients: 1,
-        unreliable: false,
-        crash: false,
-        partitions: false,
-        minOps: 200,
-      });
+  // The lab's GenericTest variants: name, seed salt, then the options.
+  const GENERIC: [string, number, GenericOptions][] = [
+    ['Basic', 1, { clients: 1, unreliable: false, crash: false, partitions: false, minOps: 200 }],
+    [
+      'Concurrent',
+      2,
+      { clients: 5, unreliable: false, crash: false, partitions: false, minOps: 1000 },
+    ],
+    [
+      'Unreliable',
+      3,
+      { clients: 5, unreliable: true, crash: false, partitions: false, minOps: 300 },
+    ],
+    [
+      'ManyPartitionsOneClient',
+      5,
+      { clients: 1, unreliable: false, crash: false, partitions: true, minOps: 200 },
+    ],
+    [
+      'ManyPartitionsManyClients',
+      6,
+      { clients: 5, unreliable: false, crash: false, partitions: true, minOps: 800 },
+    ],
+    [
+      'PersistOneClient',
+      7,
+      { clients: 1, unreliable: false, crash: true, partitions: false, minOps: 200 },
+    ],
+    [
+      'PersistConcurrent',
+      8,
+      { clients: 5, unreliable: false, crash: true, partitions: false, minOps: 900 },
+    ],
+    [
+      'PersistPartition',
+      9,
+      { clients: 5, unreliable: false, crash: true, partitions: true, minOps: 900 },
+    ],
+    [
+      'PersistPartitionUnreliable',
+      10,
+      { clients: 5, unreliable: true, crash: true, partitions: true, minOps: 250 },
+    ],
+  ];
+  for (const [name, salt, options] of GENERIC) {
+    it(name, async () => {
+      await withCluster(await make(salt), (c) => genericTest(c, options).then(() => {}));
     });
-  });
-
-  it('Concurrent', async () => {
-    await withCluster(await make(2), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: false,
-        crash: false,
-        partitions: false,
-        minOps: 1000,
-      });
-    });
-  });
-
-  it('Unreliable', async () => {
-    await withCluster(await make(3), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: true,
-        crash: false,
-        partitions: false,
-        minOps: 300,
-      });
-    });
-  });
+  }
 
   it('OnePartition', async () => {
     await withCluster(await make(4), async (c) => {
@@ -297,78 +311,6 @@ describe('MIT 6.5840 KV lab (4A): linearizable key/value service', () => {
       expect(await settle(c, ck.get('1'))).toBe('15');
       expect(checkOperations(kvModel, history).result).toBe('ok');
       expect(history.length).toBe(9);
-    });
-  });
-
-  it('ManyPartitionsOneClient', async () => {
-    await withCluster(await make(5), async (c) => {
-      await genericTest(c, {
-        clients: 1,
-        unreliable: false,
-        crash: false,
-        partitions: true,
-        minOps: 200,
-      });
-    });
-  });
-
-  it('ManyPartitionsManyClients', async () => {
-    await withCluster(await make(6), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: false,
-        crash: false,
-        partitions: true,
-        minOps: 800,
-      });
-    });
-  });
-
-  it('PersistOneClient', async () => {
-    await withCluster(await make(7), async (c) => {
-      await genericTest(c, {
-        clients: 1,
-        unreliable: false,
-        crash: true,
-        partitions: false,
-        minOps: 200,
-      });
-    });
-  });
-
-  it('PersistConcurrent', async () => {
-    await withCluster(await make(8), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: false,
-        crash: true,
-        partitions: false,
-        minOps: 900,
-      });
-    });
-  });
-
-  it('PersistPartition', async () => {
-    await withCluster(await make(9), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: false,
-        crash: true,
-        partitions: true,
-        minOps: 900,
-      });
-    });
-  });
-
-  it('PersistPartitionUnreliable', async () => {
-    await withCluster(await make(10), async (c) => {
-      await genericTest(c, {
-        clients: 5,
-        unreliable: true,
-        crash: true,
-        partitions: true,
-        minOps: 250,
-      });
     });
   });
 });

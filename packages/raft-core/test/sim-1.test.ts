@@ -1,26 +1,7 @@
 /**
- * Randomized simulation: many seeds of {@link runRandomScenario}.
- * SIM_SEEDS=N runs N seeds (default 500, split across the sim-*.test.ts shards); SEED=s
- * replays one. A failure prints the exact replay command.
+ * Randomized simulation, shard 1 of 2 (the shards run in parallel files). SIM_SEEDS=N runs N
+ * seeds (default 500) across the shards; SEED=s replays one.
  */
-import { describe, it } from 'vitest';
-import { runRandomScenario } from './support/random-scenario.js';
-import { seedsForShard } from './support/seeds.js';
+import { defineSimShard } from './support/seeds.js';
 
-describe('randomized simulation (shard 1)', () => {
-  const seeds = seedsForShard(1);
-  // With SEED set, only shard 0 runs it; an empty suite would fail vitest, so say why.
-  if (seeds.length === 0)
-    it.skip('no seeds for this shard (SEED replays one seed in shard 0)', () => {});
-  for (const seed of seeds) {
-    it(`seed ${seed}`, async () => {
-      try {
-        await runRandomScenario(seed);
-      } catch (e) {
-        const err = e as Error;
-        err.message += `\nreplay: SEED=${seed} pnpm vitest run --project raft-core test/sim`;
-        throw err;
-      }
-    });
-  }
-});
+defineSimShard(1);

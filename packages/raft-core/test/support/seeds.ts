@@ -1,3 +1,6 @@
+import { describe, it } from 'vitest';
+import { runRandomScenario } from './random-scenario.js';
+
 /** Shards of the randomized simulation run in parallel test files. */
 export const SIM_SHARDS = 2;
 
@@ -10,4 +13,29 @@ export function seedsForShard(shard: number): number[] {
   const out: number[] = [];
   for (let i = shard; i < n; i += SIM_SHARDS) out.push(base + i);
   return out;
+}
+
+/**
+ * Defines shard `shard` of the randomized simulation: one test per seed of
+ * {@link runRandomScenario}. A failure prints the exact replay command.
+ */
+export function defineSimShard(shard: number): void {
+  describe(`randomized simulation (shard ${shard})`, () => {
+    const seeds = seedsForShard(shard);
+    // With SEED set, only shard 0 runs it; an empty suite would fail vitest, so say why.
+    if (seeds.length === 0) {
+      it.skip('no seeds for this shard (SEED replays one seed in shard 0)', () => {});
+    }
+    for (const seed of seeds) {
+      it(`seed ${seed}`, async () => {
+        try {
+          await runRandomScenario(seed);
+        } catch (e) {
+          const err = e as Error;
+          err.message += `\nreplay: SEED=${seed} pnpm vitest run --project raft-core test/sim`;
+          throw err;
+        }
+      });
+    }
+  });
 }
