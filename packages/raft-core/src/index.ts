@@ -1,3 +1,4 @@
+export { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 export type { RaftConfig } from './config.js';
 export type { RaftErrorCode } from './errors.js';
 export { FatalError, NotLeaderError, RaftError, RaftInvariantError } from './errors.js';

@@ -67,6 +67,9 @@ export function proposeConfChange(raft: Raft, cc: ConfChange): { index: Index; t
       'in a joint configuration: only leaving it is allowed',
     );
   }
+  if (cc.context !== undefined && typeof cc.context !== 'string') {
+    throw new RaftError('InvalidArgument', 'conf change context must be a string');
+  }
   const next = applyChange(cfg, cc); // throws InvalidArgument
   // Guard: the new configuration must have a quorum of recently active voters, or the
   // cluster would be stuck (thesis §4.2.2 availability).

@@ -136,6 +136,10 @@ export const systemClock: Clock = {
   now: () => performance.now(),
 };
 
+function withContext(changes: ConfChange['changes'], context: string | undefined): ConfChange {
+  return context === undefined ? { changes } : { changes, context };
+}
+
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
@@ -393,19 +397,22 @@ export class RaftNode<R = unknown> {
     });
   }
 
-  /** Adds `id` as a voter (or promotes a learner). Resolves with the new configuration. */
-  addVoter(id: NodeId): Promise<ConfState> {
-    return this.changeMembership({ changes: [{ op: 'addVoter', node: id }] });
+  /**
+   * Adds `id` as a voter (or promotes a learner). Resolves with the new configuration.
+   * `context` travels in the log with the change (e.g. the member's address).
+   */
+  addVoter(id: NodeId, options: { context?: string } = {}): Promise<ConfState> {
+    return this.changeMembership(withContext([{ op: 'addVoter', node: id }], options.context));
   }
 
   /** Adds `id` as a learner: it receives the log but does not vote until promoted. */
-  addLearner(id: NodeId): Promise<ConfState> {
-    return this.changeMembership({ changes: [{ op: 'addLearner', node: id }] });
+  addLearner(id: NodeId, options: { context?: string } = {}): Promise<ConfState> {
+    return this.changeMembership(withContext([{ op: 'addLearner', node: id }], options.context));
   }
 
   /** Removes `id` from the cluster. A leader that removes itself steps down once applied. */
-  removeNode(id: NodeId): Promise<ConfState> {
-    return this.changeMembership({ changes: [{ op: 'removeNode', node: id }] });
+  removeNode(id: NodeId, options: { context?: string } = {}): Promise<ConfState> {
+    return this.changeMembership(withContext([{ op: 'removeNode', node: id }], options.context));
   }
 
   /**

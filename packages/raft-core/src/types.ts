@@ -77,6 +77,12 @@ export interface ConfChangeSingle {
 export interface ConfChange {
   readonly changes: readonly ConfChangeSingle[];
   readonly joint?: boolean;
+  /**
+   * Opaque application data that travels in the log with the change (as etcd-io/raft's
+   * `ConfChange.Context`), e.g. a new member's network address. raft-core never reads it; every
+   * node sees it when it applies the entry (`decodeConfChange(entry.data).context`).
+   */
+  readonly context?: string;
 }
 
 interface MsgBase {

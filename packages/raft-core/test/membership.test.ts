@@ -8,6 +8,7 @@
  * Replay a failing test with `SEED=<n>`; the seed is in every error message.
  */
 import { describe, expect, it } from 'vitest';
+import { decodeConfChange } from '../src/confchange/codec.js';
 import { RaftError, type RaftErrorCode } from '../src/errors.js';
 import type { RaftNode } from '../src/node.js';
 import { Rng } from '../src/testing/rng.js';
@@ -17,7 +18,7 @@ import {
   SimCluster,
   type SimClusterOptions,
 } from '../src/testing/sim-cluster.js';
-import type { ConfState, NodeId } from '../src/types.js';
+import { type ConfState, type Entry, EntryType, type NodeId } from '../src/types.js';
 import { raft, withCluster } from './support/sim-helpers.js';
 
 const SEED = Number(process.env.SEED ?? 4_0001);
@@ -164,6 +165,33 @@ describe('membership changes (thesis §4)', () => {
       c.partition(['n4'], followersOf(c, 'n4'));
       await c.run(3 * ELECTION_TIMEOUT);
       expect(raft(c, 'n4').role).not.toBe('leader');
+    });
+  });
+
+  it('a change carries its context in the log to every member, the new one too', async () => {
+    await withCluster(await make(11), async (c) => {
+      const leader = await c.waitForLeader();
+      await c.addNode('n4');
+      const idx = raft(c, leader).log.lastIndex() + 1;
+      await change(c, leader, (n) => n.addLearner('n4', { context: '{"addr":"127.0.0.1:9004"}' }));
+      await caughtUp(c, 'n4');
+      for (const id of ['n1', 'n2', 'n3', 'n4']) {
+        const e = c.appliedAt(id, idx) ?? raft(c, id).log.entry(idx);
+        expect(e?.type, `${id} at ${idx}`).toBe(EntryType.ConfChange);
+        expect(decodeConfChange((e as Entry).data)).toEqual({
+          changes: [{ op: 'addLearner', node: 'n4' }],
+          joint: false,
+          context: '{"addr":"127.0.0.1:9004"}',
+        });
+      }
+      await expectRejects(
+        c,
+        c.node(leader).changeMembership({
+          changes: [{ op: 'addVoter', node: 'n4' }],
+          context: 42 as unknown as string,
+        }),
+        'InvalidArgument',
+      );
     });
   });
 

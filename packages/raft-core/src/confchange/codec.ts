@@ -9,6 +9,7 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
     JSON.stringify({
       changes: cc.changes.map((c) => ({ op: c.op, node: c.node })),
       joint: cc.joint === true,
+      ...(cc.context !== undefined && { context: cc.context }),
     }),
   );
 }
@@ -21,7 +22,7 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
   } catch {
     throw new RaftError('InvalidArgument', 'malformed conf change entry');
   }
-  const o = v as { changes?: unknown; joint?: unknown };
+  const o = v as { changes?: unknown; joint?: unknown; context?: unknown };
   if (typeof o !== 'object' || o === null || !Array.isArray(o.changes)) {
     throw new RaftError('InvalidArgument', 'malformed conf change entry');
   }
@@ -32,5 +33,12 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
     }
     return { op: x.op as ConfChangeOp, node: x.node };
   });
-  return { changes, joint: o.joint === true };
+  if (o.context !== undefined && typeof o.context !== 'string') {
+    throw new RaftError('InvalidArgument', 'malformed conf change entry');
+  }
+  return {
+    changes,
+    joint: o.joint === true,
+    ...(typeof o.context === 'string' && { context: o.context }),
+  };
 }
