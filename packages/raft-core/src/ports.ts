@@ -144,7 +144,19 @@ export interface StateMachine<R = unknown> {
    * Correctness: deterministic — every replica must reach the same state from the same entries.
    */
   apply(entry: Entry): R | Promise<R>;
-  /** Serialize the state (everything applied so far). */
+  /**
+   * Serialize the state: everything applied so far, and nothing applied later.
+   *
+   * The driver calls it right after applying the entry the snapshot covers, and does not wait
+   * for the returned promise before applying further entries (snapshots are taken off the Ready
+   * loop, so replication and commits go on meanwhile).
+   *
+   * Correctness:
+   * - the bytes describe exactly the state at the moment of the call, even when the promise
+   *   resolves after later `apply` calls: capture a point-in-time view synchronously (a
+   *   persistent or copy-on-write structure) and serialize it afterwards;
+   * - `restore(bytes)` on any replica yields that same state.
+   */
   snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void | Promise<void>;
