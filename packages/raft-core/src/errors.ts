@@ -18,7 +18,8 @@ export type RaftErrorCode =
   | 'LeadershipTransferInProgress'
   | 'Storage'
   | 'Transport'
-  | 'StateMachine';
+  | 'StateMachine'
+  | 'Internal';
 
 /**
  * `RaftError` is the base of every expected failure surfaced by tsraft's APIs.
@@ -51,7 +52,11 @@ export class NotLeaderError extends RaftError {
 
 /** A port (storage, transport, state machine) failed; the node stops. */
 export class FatalError extends RaftError {
-  constructor(code: 'Storage' | 'Transport' | 'StateMachine', message: string, cause: unknown) {
+  constructor(
+    code: 'Storage' | 'Transport' | 'StateMachine' | 'Internal',
+    message: string,
+    cause: unknown,
+  ) {
     super(code, message, { cause });
     this.name = 'FatalError';
   }

@@ -4,6 +4,7 @@
 import { applyChange, changeKind } from './confchange/changer.js';
 import { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 import { NotLeaderError, RaftError } from './errors.js';
+import type { JointConfig } from './quorum/joint.js';
 import type { Raft } from './raft.js';
 import * as replication from './replication.js';
 import type { Progress } from './tracker/progress.js';
@@ -38,6 +39,7 @@ export function transferLeadership(raft: Raft, to: NodeId): void {
 }
 
 export function sendTimeoutNow(raft: Raft, to: NodeId): void {
+  raft.timeoutNowSent = true;
   raft.send({ type: 'MsgTimeoutNow', from: raft.id, to, term: raft.term }, false);
 }
 
@@ -89,9 +91,21 @@ export function proposeConfChange(raft: Raft, cc: ConfChange): { index: Index; t
 
 /**
  * Applies a committed membership change (called by the driver when it applies the entry, in
- * log order). Returns the new configuration. An invalid change is ignored on every node alike.
+ * log order, with its `index`). Returns the new configuration. An invalid change is ignored on
+ * every node alike; so is a change at or below {@link Raft.confIndex}.
  */
-export function applyConfChange(raft: Raft, cc: ConfChange): ConfState {
+export function applyConfChange(raft: Raft, cc: ConfChange, index?: Index): ConfState {
+  if (index !== undefined) {
+    // A configuration never goes backwards: an entry at or below the one in force (e.g. from a
+    // Ready handed out before a newer snapshot was installed) is already reflected in it.
+    if (index <= raft.confIndex) {
+      raft.logger.info(
+        `${raft.id} skipped conf change at ${index}: configuration is from ${raft.confIndex}`,
+      );
+      return confStateFromConfig(raft.tracker.config);
+    }
+    raft.confIndex = index;
+  }
   let next: ReturnType<typeof applyChange>;
   try {
     next = applyChange(raft.tracker.config, cc);
@@ -130,6 +144,34 @@ export function maybeAutoLeaveJoint(raft: Raft): void {
   if (raft.leadTransferee !== null || raft.pendingConfIndex > raft.log.applied) return;
   const r = raft.propose(encodeConfChange({ changes: [] }), EntryType.ConfChange);
   raft.pendingConfIndex = r.index;
+}
+
+/**
+ * The voters of the latest configuration in `raft`'s log — the applied one with every
+ * ConfChange entry after `applied` applied on top — or null if there is no such entry.
+ */
+export function latestLogVoters(raft: Raft): JointConfig | null {
+  let cfg = raft.tracker.config;
+  let changed = false;
+  const last = raft.log.lastIndex();
+  for (
+    let i = Math.max(raft.log.applied, raft.confIndex, raft.log.snapshotIndex()) + 1;
+    i <= last;
+    i++
+  ) {
+    const e = raft.log.entry(i);
+    if (e?.type !== EntryType.ConfChange) continue;
+    try {
+      const next = applyChange(cfg, decodeConfChange(e.data));
+      if (next !== cfg) {
+        cfg = next;
+        changed = true;
+      }
+    } catch {
+      // An invalid change is ignored when applied, so here too.
+    }
+  }
+  return changed ? cfg.voters : null;
 }
 
 /** True if applying the ConfChange entry `e` would leave the configuration as it is. */

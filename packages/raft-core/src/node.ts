@@ -1,5 +1,8 @@
 import { encodeConfChange } from './confchange/codec.js';
-import { FatalError, NotLeaderError, RaftError } from './errors.js';
+import { ProposalTracker } from './driver/proposals.js';
+import { ReadTracker } from './driver/reads.js';
+import { TransferTracker } from './driver/transfers.js';
+import { FatalError, RaftError } from './errors.js';
 import { type Logger, noopLogger } from './logger.js';
 import type {
   Clock,
@@ -48,8 +51,14 @@ export interface RaftNodeOptions<R> {
   readonly maxInflightBytes?: number;
   /** How reads confirm leadership; see `RaftConfig.readOnly`. Default `'safe'`. */
   readonly readOnly?: 'safe' | 'lease';
-  /** Reject a `read()` that got no read index after this long. Default 2 election timeouts. */
+  /** Reject a `read()` not served after this long (`Timeout`). Default 2 election timeouts. */
   readonly readTimeoutMs?: number;
+  /**
+   * Reject a proposal (or membership change) whose entry was not applied on this node after
+   * this long with `OutcomeUnknown` (it may still commit elsewhere: a partitioned or removed
+   * node cannot tell). Default 5 election timeouts.
+   */
+  readonly proposalTimeoutMs?: number;
   /** Take a snapshot after this many applied entries (0 = never). Default 10,000. */
   readonly snapshotEntries?: number;
   /**
@@ -85,32 +94,6 @@ export interface RaftNodeEvents {
 }
 
 type Listener<T> = (payload: T) => void;
-
-interface Pending {
-  readonly term: Term;
-  readonly resolve: (r: never) => void;
-  readonly reject: (e: Error) => void;
-}
-
-interface Waiter {
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
-}
-
-/** A batch of `read()` calls sharing one ReadIndex request. */
-interface ReadBatch {
-  readonly context: number;
-  readonly waiters: Waiter[];
-  /** Tick count after which the batch fails with `Timeout`. */
-  readonly deadline: number;
-  /** The read index, once known. */
-  index: Index;
-}
-
-interface LeaderWaiter extends Waiter {
-  readonly target: NodeId;
-  readonly deadline: number;
-}
 
 /**
  * The durable write that founds a cluster: the initial configuration both as the conf state and
@@ -148,6 +131,10 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
  * `RaftNode` drives a {@link RawNode}: a clock ticks it, the transport steps it, and a single
  * loop drains each `Ready` into storage, transport and state machine (see `Ready` for the order).
  * Proposals made while a write is in flight are batched into the next write (group commit).
+ *
+ * Every promise it hands out settles exactly once (`driver/`: proposals, reads, transfers);
+ * storage writes go through one queue, so a snapshot saved in the background never overlaps
+ * (or overtakes) the log writes of the loop.
  */
 export class RaftNode<R = unknown> {
   readonly id: NodeId;
@@ -160,23 +147,26 @@ export class RaftNode<R = unknown> {
   private readonly sync: boolean;
   private readonly tickMs: number;
   private timer: TimerHandle | null = null;
-  private readonly pending = new Map<Index, Pending>();
   private readonly electionTick: number;
   private readonly readTimeoutTicks: number;
+  private readonly proposalTimeoutMs: number;
+  private readonly proposalTimeoutTicks: number;
   private readonly snapshotEntries: number;
   private readonly snapshotBytes: number;
-  /** Payload bytes applied since the last snapshot. */
-  private bytesSinceSnapshot = 0;
   private readonly snapshotKeepEntries: number;
+  private readonly proposals = new ProposalTracker<R>();
+  private readonly reads: ReadTracker;
+  private readonly transfers = new TransferTracker();
+  /** Payload bytes applied since the last snapshot was taken. */
+  private bytesSinceSnapshot = 0;
   private ticks = 0;
-  private readContext = 0;
-  private readBatch: ReadBatch | null = null;
-  /** Batches waiting for their read index, by context. */
-  private readonly readsInFlight = new Map<number, ReadBatch>();
-  /** Batches with a read index, waiting for the state machine to apply it. */
-  private readsWaitingApply: ReadBatch[] = [];
-  private transferWaiters: LeaderWaiter[] = [];
+  /** Highest snapshot index in storage (taken here or installed from the leader). */
   private lastSnapshotIndex: Index = 0;
+  /** Index of the snapshot being taken in the background, or -1. */
+  private snapshotInProgress: Index = -1;
+  private snapshotTask: Promise<void> = Promise.resolve();
+  /** Tail of the storage write queue (never rejects). */
+  private storageTail: Promise<void> = Promise.resolve();
   private readonly listeners: { [K in keyof RaftNodeEvents]: Set<Listener<RaftNodeEvents[K]>> } = {
     roleChange: new Set(),
     leaderChange: new Set(),
@@ -200,14 +190,19 @@ export class RaftNode<R = unknown> {
     this.sync = opts.sync ?? true;
     this.tickMs = opts.tickMs ?? 100;
     this.electionTick = opts.electionTick ?? 10;
-    this.readTimeoutTicks = Math.max(
-      1,
-      Math.ceil((opts.readTimeoutMs ?? 2 * this.electionTick * this.tickMs) / this.tickMs),
-    );
+    const electionMs = this.electionTick * this.tickMs;
+    this.readTimeoutTicks = this.msToTicks(opts.readTimeoutMs ?? 2 * electionMs);
+    this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 5 * electionMs;
+    this.proposalTimeoutTicks = this.msToTicks(this.proposalTimeoutMs);
     this.snapshotEntries = opts.snapshotEntries ?? 10_000;
     this.snapshotBytes = opts.snapshotBytes ?? 64 * 1024 * 1024;
     this.snapshotKeepEntries = opts.snapshotKeepEntries ?? 1_000;
     this.lastSnapshotIndex = raw.raft.log.snapshotIndex();
+    this.reads = new ReadTracker(opts.random ?? Math.random);
+  }
+
+  private msToTicks(ms: number): number {
+    return Math.max(1, Math.ceil(ms / this.tickMs));
   }
 
   /**
@@ -298,10 +293,9 @@ export class RaftNode<R = unknown> {
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<R>((resolve, reject) => {
-      this.pending.set(slot.index, { term: slot.term, resolve, reject });
-      this.kick();
-    });
+    const p = this.proposals.add(slot.index, slot.term, this.ticks + this.proposalTimeoutTicks);
+    this.kick();
+    return p;
   }
 
   /**
@@ -314,63 +308,25 @@ export class RaftNode<R = unknown> {
   read(): Promise<void> {
     if (this.stopped) return Promise.reject(this.stoppedError());
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject };
-      if (this.readBatch !== null) {
-        this.readBatch.waiters.push(w);
-        return;
-      }
-      const batch: ReadBatch = {
-        context: ++this.readContext,
-        waiters: [w],
-        deadline: this.ticks + this.readTimeoutTicks,
-        index: -1,
-      };
-      this.readBatch = batch;
+      const ctx = this.reads.add(this.ticks + this.readTimeoutTicks, resolve, reject);
       // Every read() of this turn joins the batch; it is submitted once the turn's code ran.
-      queueMicrotask(() => this.submitReads(batch));
+      if (ctx !== null) queueMicrotask(() => this.submitReads(ctx));
     });
   }
 
-  private submitReads(batch: ReadBatch): void {
-    this.readBatch = null;
+  private submitReads(context: number): void {
     if (this.stopped) {
-      for (const w of batch.waiters) w.reject(this.stoppedError());
+      this.reads.failOpen(context, this.stoppedError());
       return;
     }
     try {
-      this.raw.readIndex(batch.context);
+      this.raw.readIndex(context);
     } catch (e) {
-      for (const w of batch.waiters) w.reject(e as Error);
+      this.reads.failOpen(context, e as Error);
       return;
     }
-    this.readsInFlight.set(batch.context, batch);
+    this.reads.submitted(context);
     this.kick();
-  }
-
-  private onReadStates(states: Ready['readStates']): void {
-    for (const rs of states) {
-      const batch = this.readsInFlight.get(rs.context);
-      if (batch === undefined) continue;
-      this.readsInFlight.delete(rs.context);
-      if (rs.index < 0) {
-        const err = new NotLeaderError(this.raw.raft.lead);
-        for (const w of batch.waiters) w.reject(err);
-        continue;
-      }
-      batch.index = rs.index;
-      this.readsWaitingApply.push(batch);
-    }
-  }
-
-  private releaseReads(): void {
-    if (this.readsWaitingApply.length === 0) return;
-    const applied = this.raw.raft.log.applied;
-    const still: ReadBatch[] = [];
-    for (const b of this.readsWaitingApply) {
-      if (b.index <= applied) for (const w of b.waiters) w.resolve();
-      else still.push(b);
-    }
-    this.readsWaitingApply = still;
   }
 
   /**
@@ -387,14 +343,7 @@ export class RaftNode<R = unknown> {
     }
     this.kick();
     if (to === this.id) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.transferWaiters.push({
-        target: to,
-        resolve,
-        reject,
-        deadline: this.ticks + this.electionTick + 1,
-      });
-    });
+    return this.transfers.add(to, this.ticks + this.electionTick + 1);
   }
 
   /**
@@ -433,10 +382,13 @@ export class RaftNode<R = unknown> {
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<ConfState>((resolve, reject) => {
-      this.pending.set(slot.index, { term: slot.term, resolve, reject });
-      this.kick();
-    });
+    const p = this.proposals.add<ConfState>(
+      slot.index,
+      slot.term,
+      this.ticks + this.proposalTimeoutTicks,
+    );
+    this.kick();
+    return p;
   }
 
   /** Starts an election now, if this node may campaign. */
@@ -455,11 +407,22 @@ export class RaftNode<R = unknown> {
     return this.raw.raft.lead;
   }
 
-  /** Subscribes to an event; returns the unsubscribe function. */
+  /** Subscribes to an event; returns the unsubscribe function. A throwing listener is logged. */
   on<K extends keyof RaftNodeEvents>(event: K, listener: Listener<RaftNodeEvents[K]>): () => void {
     const set = this.listeners[event] as Set<Listener<RaftNodeEvents[K]>>;
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  private emit<K extends keyof RaftNodeEvents>(event: K, payload: RaftNodeEvents[K]): void {
+    for (const l of this.listeners[event] as Set<Listener<RaftNodeEvents[K]>>) {
+      try {
+        l(payload);
+      } catch (e) {
+        // A listener's bug must not stop consensus (nor escape as an unhandled rejection).
+        this.logger.error(`${this.id}: a ${event} listener threw`, { error: String(e) });
+      }
+    }
   }
 
   /**
@@ -476,6 +439,8 @@ export class RaftNode<R = unknown> {
     this.stopped = true;
     this.halt(this.stoppedError());
     await this.loopDone;
+    await this.snapshotTask;
+    await this.storageTail;
     await this.transport.stop();
     await this.storage.close();
   }
@@ -516,21 +481,12 @@ export class RaftNode<R = unknown> {
       this.clock.clearInterval(this.timer);
       this.timer = null;
     }
-    for (const p of this.pending.values()) p.reject(reason);
-    this.pending.clear();
-    this.failReadsAndWaiters(reason);
+    this.proposals.failAll(reason);
+    this.reads.failAll(reason);
+    this.transfers.failAll(reason);
   }
 
-  private failReadsAndWaiters(reason: Error): void {
-    for (const b of this.readsInFlight.values()) for (const w of b.waiters) w.reject(reason);
-    this.readsInFlight.clear();
-    for (const b of this.readsWaitingApply) for (const w of b.waiters) w.reject(reason);
-    this.readsWaitingApply = [];
-    for (const w of this.transferWaiters) w.reject(reason);
-    this.transferWaiters = [];
-  }
-
-  private fail(e: unknown, what: 'Storage' | 'Transport' | 'StateMachine'): void {
+  private fail(e: unknown, what: 'Storage' | 'Transport' | 'StateMachine' | 'Internal'): void {
     if (this.failure !== null) return;
     const err = new FatalError(
       what,
@@ -541,35 +497,23 @@ export class RaftNode<R = unknown> {
     this.logger.error(`${this.id} stopped after a fatal error`, { error: String(e) });
     this.stopped = true;
     this.halt(err);
-    for (const l of this.listeners.error) l(err);
+    this.emit('error', err);
     void this.transport.stop().catch(() => {});
   }
 
   private onTick(): void {
     if (this.stopped) return;
     this.ticks++;
-    this.raw.tick();
-    this.expireWaiters();
+    try {
+      this.raw.tick();
+    } catch (e) {
+      this.fail(e, 'Internal');
+      return;
+    }
+    this.proposals.expire(this.ticks, this.proposalTimeoutMs);
+    this.reads.expire(this.ticks);
+    this.transfers.expire(this.ticks);
     this.kick();
-  }
-
-  private expireWaiters(): void {
-    const now = this.ticks;
-    for (const [ctx, b] of this.readsInFlight) {
-      if (b.deadline > now) continue;
-      this.readsInFlight.delete(ctx);
-      const err = new RaftError('Timeout', 'read index not confirmed in time');
-      for (const w of b.waiters) w.reject(err);
-    }
-    if (this.transferWaiters.length > 0) {
-      const keep: LeaderWaiter[] = [];
-      for (const w of this.transferWaiters) {
-        if (w.deadline > now) keep.push(w);
-        else
-          w.reject(new RaftError('Timeout', `leadership transfer to ${w.target} did not complete`));
-      }
-      this.transferWaiters = keep;
-    }
   }
 
   private receive(m: Message): void {
@@ -581,7 +525,8 @@ export class RaftNode<R = unknown> {
         this.logger.warn(`${this.id} dropped a ${m.type} from ${m.from}`, { error: e.message });
         return;
       }
-      throw e;
+      this.fail(e, 'Internal');
+      return;
     }
     this.kick();
   }
@@ -594,6 +539,13 @@ export class RaftNode<R = unknown> {
     this.loopDone = this.loop();
   }
 
+  /** Runs `write` after every earlier storage write (the storage sees one call at a time). */
+  private enqueueWrite(write: () => Promise<void>): Promise<void> {
+    const p = this.storageTail.then(write);
+    this.storageTail = p.catch(() => {});
+    return p;
+  }
+
   private async loop(): Promise<void> {
     try {
       // Let the current turn's inputs accumulate so they share one Ready (group commit).
@@ -603,16 +555,16 @@ export class RaftNode<R = unknown> {
         await this.handleReady(rd);
         if (this.failure !== null) return;
         this.raw.advance(rd);
-        if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
-        this.releaseReads();
+        if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates, this.raw.raft.lead);
+        this.reads.release(this.raw.raft.log.applied);
         if (rd.softState !== null) this.emitSoftState(rd.softState.role, rd.softState.lead);
-        if (rd.snapshot !== null) {
-          this.lastSnapshotIndex = rd.snapshot.meta.index;
-          this.bytesSinceSnapshot = 0;
-        }
-        await this.maybeSnapshot();
-        if (this.failure !== null) return;
+        if (rd.snapshot !== null) this.bytesSinceSnapshot = 0;
+        this.maybeSnapshot();
       }
+    } catch (e) {
+      // Nothing above should throw (ports are wrapped); if something does, stop cleanly rather
+      // than leave an unhandled rejection and a node that silently stopped looping.
+      this.fail(e, 'Internal');
     } finally {
       this.looping = false;
     }
@@ -620,23 +572,30 @@ export class RaftNode<R = unknown> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    this.sendAll(rd.messages);
+    if (!this.sendAll(rd.messages)) return;
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      const snap = rd.snapshot;
       try {
-        await this.storage.save(
-          {
-            ...(rd.snapshot !== null && { snapshot: rd.snapshot }),
-            entries: rd.entries,
-            ...(rd.hardState !== null && { hardState: rd.hardState }),
-          },
-          rd.mustSync && this.sync,
-        );
+        await this.enqueueWrite(async () => {
+          await this.storage.save(
+            {
+              ...(snap !== null && { snapshot: snap }),
+              entries: rd.entries,
+              ...(rd.hardState !== null && { hardState: rd.hardState }),
+            },
+            rd.mustSync && this.sync,
+          );
+          if (snap !== null && snap.meta.index > this.lastSnapshotIndex)
+            this.lastSnapshotIndex = snap.meta.index;
+        });
       } catch (e) {
         this.fail(e, 'Storage');
         return;
       }
     }
-    this.sendAll(rd.messagesAfterPersist);
+    // NB: messages stepped during the write above may have changed the core (even installed a
+    // newer snapshot); this Ready's contents stay valid, and the core ignores what is stale.
+    if (!this.sendAll(rd.messagesAfterPersist)) return;
     if (rd.snapshot !== null) {
       try {
         await this.sm.restore(rd.snapshot.data);
@@ -645,14 +604,7 @@ export class RaftNode<R = unknown> {
         return;
       }
       // Proposals the snapshot covers were applied (or not) inside it: we cannot tell which.
-      const upTo = rd.snapshot.meta.index;
-      for (const [index, p] of this.pending) {
-        if (index > upTo) continue;
-        this.pending.delete(index);
-        p.reject(
-          new RaftError('OutcomeUnknown', `proposal at index ${index} was covered by a snapshot`),
-        );
-      }
+      this.proposals.unknown({ le: rd.snapshot.meta.index }, 'covered by a snapshot');
     }
     for (const e of rd.committedEntries) {
       let result: unknown;
@@ -660,7 +612,15 @@ export class RaftNode<R = unknown> {
         result = this.sm.apply(e);
         if (isThenable(result)) result = await result;
         if (e.type === EntryType.ConfChange) {
-          result = this.raw.applyConfChange(Raft.decodeConfChange(e));
+          const cs = this.raw.applyConfChange(Raft.decodeConfChange(e), e.index);
+          result = cs;
+          if (!isMember(cs, this.id) && this.proposals.size > 0) {
+            // Removed: this node will not hear of later entries, committed or not.
+            this.proposals.unknown(
+              { gt: e.index },
+              'this node was removed from the cluster; the remaining members may still commit it',
+            );
+          }
         }
       } catch (err) {
         // A state machine that throws cannot keep replicas identical: stop this node.
@@ -668,96 +628,125 @@ export class RaftNode<R = unknown> {
         return;
       }
       this.bytesSinceSnapshot += e.data.byteLength;
-      this.settle(e, result);
+      this.proposals.applied(e, result);
     }
   }
 
-  /** Takes a snapshot when the policy says so, saves it and compacts the log behind it. */
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Takes a snapshot when the policy says so. The point (index, term, configuration) and the
+   * state machine's view are captured now, synchronously; serializing and saving happen in the
+   * background while the loop goes on, and the log is compacted once the snapshot is durable.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotInProgress >= 0 || this.stopped) return;
     const applied = this.raw.raft.log.applied;
     if (applied <= this.lastSnapshotIndex) return;
     const byEntries =
       this.snapshotEntries > 0 && applied - this.lastSnapshotIndex >= this.snapshotEntries;
     const byBytes = this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes;
     if (!byEntries && !byBytes) return;
-    const term = this.raw.raft.log.term(applied);
-    if (term === undefined) return;
+    const meta = this.raw.snapshotPoint();
+    if (meta === null) return;
+    let data: Uint8Array | Promise<Uint8Array>;
     try {
-      const data = await this.sm.snapshot();
-      const snapshot: Snapshot = {
-        meta: { index: applied, term, confState: this.raw.status().confState },
-        data,
-      };
-      await this.storage.save({ snapshot, entries: [] }, this.sync);
-      this.raw.compact(snapshot, this.snapshotKeepEntries);
-      this.lastSnapshotIndex = applied;
-      this.bytesSinceSnapshot = 0;
-      this.logger.info(`${this.id} took a snapshot at ${applied}`, { bytes: data.byteLength });
+      data = this.sm.snapshot();
+    } catch (e) {
+      this.fail(e, 'StateMachine');
+      return;
+    }
+    this.snapshotInProgress = meta.index;
+    this.bytesSinceSnapshot = 0;
+    this.snapshotTask = this.saveSnapshot(meta, data).finally(() => {
+      this.snapshotInProgress = -1;
+    });
+  }
+
+  private async saveSnapshot(
+    meta: Snapshot['meta'],
+    pending: Uint8Array | Promise<Uint8Array>,
+  ): Promise<void> {
+    let data: Uint8Array;
+    try {
+      data = await pending;
+    } catch (e) {
+      this.fail(e, 'StateMachine');
+      return;
+    }
+    if (this.stopped) return;
+    const snapshot: Snapshot = { meta, data };
+    try {
+      await this.enqueueWrite(async () => {
+        // A newer snapshot (from the leader) may have been installed meanwhile: never go back.
+        if (this.stopped || meta.index <= this.lastSnapshotIndex) return;
+        await this.storage.save({ snapshot, entries: [] }, this.sync);
+        this.lastSnapshotIndex = meta.index;
+        this.raw.compact(snapshot, this.snapshotKeepEntries);
+        this.logger.info(`${this.id} took a snapshot at ${meta.index}`, {
+          bytes: data.byteLength,
+        });
+      });
     } catch (e) {
       this.fail(e, 'Storage');
     }
   }
 
-  private settle(e: Entry, result: unknown): void {
-    const p = this.pending.get(e.index);
-    if (p === undefined) return;
-    this.pending.delete(e.index);
-    if (p.term === e.term) p.resolve(result as never);
-    else {
-      // Log matching: another entry committed at this index, so ours never will be.
-      p.reject(
-        new RaftError(
-          'ProposalDropped',
-          `proposal at index ${e.index} was superseded at term ${e.term}`,
-        ),
-      );
+  /** Sends messages grouped per peer; false (and the node failed) if the transport threw. */
+  private sendAll(msgs: readonly Message[]): boolean {
+    if (msgs.length === 0) return true;
+    try {
+      if (msgs.length === 1) {
+        this.transport.send((msgs[0] as Message).to, msgs);
+        return true;
+      }
+      const byPeer = new Map<NodeId, Message[]>();
+      for (const m of msgs) {
+        const arr = byPeer.get(m.to);
+        if (arr === undefined) byPeer.set(m.to, [m]);
+        else arr.push(m);
+      }
+      for (const [to, arr] of byPeer) this.transport.send(to, arr);
+      return true;
+    } catch (e) {
+      this.fail(e, 'Transport');
+      return false;
     }
-  }
-
-  private sendAll(msgs: readonly Message[]): void {
-    if (msgs.length === 0) return;
-    if (msgs.length === 1) {
-      const m = msgs[0] as Message;
-      this.transport.send(m.to, msgs);
-      return;
-    }
-    const byPeer = new Map<NodeId, Message[]>();
-    for (const m of msgs) {
-      const arr = byPeer.get(m.to);
-      if (arr === undefined) byPeer.set(m.to, [m]);
-      else arr.push(m);
-    }
-    for (const [to, arr] of byPeer) this.transport.send(to, arr);
   }
 
   private emitSoftState(role: Role, lead: NodeId | null): void {
     const term = this.raw.raft.term;
     if (role !== this.lastRole) {
       this.lastRole = role;
-      for (const l of this.listeners.roleChange) l({ role, term });
+      this.emit('roleChange', { role, term });
     }
     if (lead !== this.lastLeader) {
       this.lastLeader = lead;
-      for (const l of this.listeners.leaderChange) l({ leader: lead, term });
-      if (lead !== null && this.transferWaiters.length > 0) {
-        const keep: LeaderWaiter[] = [];
-        for (const w of this.transferWaiters) {
-          if (w.target === lead) w.resolve();
-          else keep.push(w);
-        }
-        this.transferWaiters = keep;
-      }
+      this.emit('leaderChange', { leader: lead, term });
+      if (lead !== null) this.transfers.leaderIs(lead);
     }
   }
 
   /** @internal Indexes of proposals awaiting their outcome (for the simulator's checks). */
   _pendingIndexes(): Index[] {
-    return [...this.pending.keys()];
+    return this.proposals.indexes();
+  }
+
+  /** @internal Unsettled promises of each kind (for the simulator's checks). */
+  _pendingCounts(): { proposals: number; reads: number; transfers: number } {
+    return {
+      proposals: this.proposals.size,
+      reads: this.reads.size,
+      transfers: this.transfers.size,
+    };
   }
 
   /** @internal For the simulator's invariant checks. */
   get _raw(): RawNode {
     return this.raw;
+  }
+
+  /** @internal True while a Ready is being handled (the core may be ahead of storage/apply). */
+  get _busy(): boolean {
+    return this.looping;
   }
 
   /** @internal For the simulator: abandons the node as a crash would (no cleanup, no I/O). */
@@ -767,9 +756,15 @@ export class RaftNode<R = unknown> {
       this.clock.clearInterval(this.timer);
       this.timer = null;
     }
-    const err = new RaftError('Stopped', `node ${this.id} crashed`);
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    this.failReadsAndWaiters(err);
+    this.halt(new RaftError('Stopped', `node ${this.id} crashed`));
   }
+}
+
+function isMember(cs: ConfState, id: NodeId): boolean {
+  return (
+    cs.voters.includes(id) ||
+    cs.learners.includes(id) ||
+    cs.votersOutgoing.includes(id) ||
+    cs.learnersNext.includes(id)
+  );
 }

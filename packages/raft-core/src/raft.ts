@@ -85,6 +85,19 @@ export class Raft {
   leadTransferee: NodeId | null = null;
   /** Index of the last conf change proposed by this leader; a new one waits until it applied. */
   pendingConfIndex: Index = 0;
+  /**
+   * Log index of the configuration in force: the last ConfChange entry applied, or the snapshot
+   * the configuration was restored from. Never decreases: a ConfChange at or below it (an older
+   * entry applied after a newer snapshot was installed) must not change the configuration.
+   */
+  confIndex: Index = 0;
+  /**
+   * Leader: a MsgTimeoutNow went out in this term. Its target may campaign — bypassing the
+   * followers' leader leases — whenever it arrives, even after the transfer was aborted, so
+   * no lease read may be served for the rest of the term.
+   * @internal
+   */
+  timeoutNowSent = false;
 
   /** @internal */
   readonly readOnly = new ReadOnly();
@@ -131,6 +144,7 @@ export class Raft {
     this.term = state.hardState.term;
     this.vote = state.hardState.vote;
     this.snapshot = state.snapshot ?? null;
+    this.confIndex = state.snapshotIndex;
     this.becomeFollower(this.term, null);
     this.logger.info(`${this.id} started at term ${this.term}`, {
       commit: this.log.committed,
@@ -165,6 +179,7 @@ export class Raft {
     this.pendingBcast = false;
     this.leadTransferee = null;
     this.leaseFrom = Number.NEGATIVE_INFINITY;
+    this.timeoutNowSent = false;
     this.roundSentAt.clear();
     readIdx.failReads(this, [...this.readOnly.reset(), ...this.pendingReads]);
     this.pendingReads = [];
@@ -275,7 +290,9 @@ export class Raft {
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
       if (this.cfg.readOnly === 'lease') readIdx.startLeaseRound(this, []);
-      else replication.bcastHeartbeat(this);
+      // The latest pending ReadIndex round rides on every heartbeat, so a round whose own
+      // heartbeats or acknowledgements were lost is retried (an ack completes earlier rounds).
+      else replication.bcastHeartbeat(this, this.readOnly.lastId());
     }
   }
 
@@ -317,6 +334,13 @@ export class Raft {
       type = 'MsgVote';
       term = this.term;
     }
+    // NB: configurations take effect here when applied (as in etcd); a lagging node may hold
+    // newer ConfChange entries it has not applied (not even known committed). Winning in the
+    // applied configuration alone could then elect it with a quorum the newer configuration no
+    // longer needs — e.g. the old voters after a joint change was entered and left — and lose
+    // entries the newer configuration committed. So it must also win in the latest
+    // configuration of its log (thesis §4.1). Found by the simulator's commit safety check.
+    this.tracker.electionVoters = membership.latestLogVoters(this);
     this.tracker.recordVote(this.id, true);
     if (this.tracker.tallyVotes().result === 'won') {
       // A single-voter cluster wins at once.
@@ -326,7 +350,9 @@ export class Raft {
     }
     const lastIndex = this.log.lastIndex();
     const logTerm = this.log.lastTerm();
-    for (const id of [...this.tracker.config.voters.ids()].sort()) {
+    const voters = this.tracker.config.voters.ids();
+    for (const id of this.tracker.electionVoters?.ids() ?? []) voters.add(id);
+    for (const id of [...voters].sort()) {
       if (id === this.id) continue;
       this.logger.info(
         `${this.id} [logterm: ${logTerm}, index: ${lastIndex}] sent ${type} request to ${id} at term ${this.term}`,
@@ -667,8 +693,8 @@ export class Raft {
    * Applies a committed membership change (called by the driver when it applies the entry, in
    * log order). Returns the new configuration. An invalid change is ignored on every node alike.
    */
-  applyConfChange(cc: ConfChange): ConfState {
-    return membership.applyConfChange(this, cc);
+  applyConfChange(cc: ConfChange, index?: Index): ConfState {
+    return membership.applyConfChange(this, cc, index);
   }
   /** Decodes a ConfChange entry (for the driver). */
   static decodeConfChange(e: Entry): ConfChange {

@@ -13,6 +13,7 @@ import type {
   NodeId,
   Role,
   Snapshot,
+  SnapshotMeta,
   Term,
 } from './types.js';
 
@@ -126,9 +127,27 @@ export class RawNode {
     return this.raft.proposeConfChange(cc);
   }
 
-  /** Applies a committed membership change, in log order; returns the new configuration. */
-  applyConfChange(cc: ConfChange): ConfState {
-    return this.raft.applyConfChange(cc);
+  /**
+   * Applies a committed membership change, in log order; returns the new configuration. Pass
+   * the entry's `index`: a change at or below the configuration in force (an older Ready applied
+   * after a newer snapshot was installed) is then ignored.
+   */
+  applyConfChange(cc: ConfChange, index?: Index): ConfState {
+    return this.raft.applyConfChange(cc, index);
+  }
+
+  /**
+   * Where a local snapshot may be taken now: the applied index, its term and the configuration
+   * in force at it. Null while the configuration is ahead of the applied state (a snapshot from
+   * the leader is installed in the core but not yet in the state machine).
+   */
+  snapshotPoint(): SnapshotMeta | null {
+    const r = this.raft;
+    const applied = r.log.applied;
+    if (r.log.pendingSnapshot !== null || r.confIndex > applied) return null;
+    const term = r.log.term(applied);
+    if (term === undefined) return null;
+    return { index: applied, term, confState: confStateFromConfig(r.tracker.config) };
   }
 
   /** Records a snapshot the driver saved and compacts the in-memory log behind it. */

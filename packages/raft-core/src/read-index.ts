@@ -58,10 +58,12 @@ export function handleReadRequest(raft: Raft, req: ReadRequest): void {
  * phase differences, not drift).
  */
 export function leaseValid(raft: Raft): boolean {
-  // A transfer lets the target campaign without waiting for followers' leases: no lease then.
+  // A transfer lets the target campaign without waiting for followers' leases: no lease then,
+  // nor for the rest of the term once MsgTimeoutNow was sent (it may arrive arbitrarily late).
   return (
     raft.cfg.readOnly === 'lease' &&
     raft.leadTransferee === null &&
+    !raft.timeoutNowSent &&
     raft.ticksElapsed - raft.leaseFrom < raft.cfg.electionTick - 2
   );
 }

@@ -28,6 +28,11 @@ export class ReadOnly {
     return this.queue.length;
   }
 
+  /** The id of the newest pending round, or 0 when none is pending. */
+  lastId(): number {
+    return this.queue.length === 0 ? 0 : (this.queue[this.queue.length - 1] as ReadStatus).id;
+  }
+
   /** Starts a round for `requests` at commit index `index`. */
   add(id: number, index: Index, requests: ReadRequest[], self: NodeId): void {
     const st: ReadStatus = { id, index, requests, acks: new Set([self]) };

@@ -179,6 +179,7 @@ export function restore(raft: Raft, s: Snapshot): boolean {
   }
   raft.log.restore(s);
   raft.snapshot = s;
+  raft.confIndex = s.meta.index;
   raft.tracker.setConfig(configFromConfState(s.meta.confState), raft.log.lastIndex() + 1);
   return true;
 }

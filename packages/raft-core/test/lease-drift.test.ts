@@ -12,7 +12,7 @@ import { encodeKvCommand, SimCluster } from '../src/testing/sim-cluster.js';
 import type { NodeId } from '../src/types.js';
 import { withCluster } from './support/sim-helpers.js';
 
-const SEED = Number(process.env.SEED ?? 7_7001);
+const SEED = Number(process.env.SEED ?? 7_7002);
 
 /** Puts through `id` and waits; returns the history entry. */
 async function put(c: SimCluster, id: NodeId, value: string): Promise<KvOperation> {
@@ -76,8 +76,8 @@ describe('lease reads and clock drift', () => {
   });
 
   it('serve a stale read when the old leader runs 60% slow — the documented assumption', async () => {
-    // (With this seed: 5% and 20% drift stay linearizable; from 40% on the lease outlives
-    // leadership.)
+    // (With this seed the lease outlives leadership from 40% drift on; whether a read lands
+    // in that window depends on tick phases, so other seeds may need more drift.)
     const r = await isolatedLeaseLeader(1.6);
     expect(r.result).toBe('illegal');
   });

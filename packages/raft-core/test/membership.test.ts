@@ -572,8 +572,10 @@ describe('joint consensus across a leader change', () => {
           5000,
         ),
       ).toBe(true);
-      expect(c.members()?.voters).not.toContain(other);
-      expect(c.members()?.voters).toContain('n4');
+      // (Read `next`'s own configuration: if `next` was the removed node, it stepped down.)
+      const final = c.node(next).status().confState;
+      expect(final.voters).not.toContain(other);
+      expect(final.voters).toContain('n4');
     });
   });
 });

@@ -39,6 +39,16 @@ export class MemoryLogStorage implements LogStorage {
   #firstIndex: Index = 1;
   #entries: Entry[] = [];
 
+  /** @internal The durable (last index, last term), synchronously (for the simulator's checks). */
+  _last(): { index: Index; term: Term } {
+    const n = this.#entries.length;
+    if (n > 0) return { index: this.#lastIndex(), term: (this.#entries[n - 1] as Entry).term };
+    return {
+      index: this.#lastIndex(),
+      term: this.#snapshot === null ? 0 : this.#snapshot.meta.term,
+    };
+  }
+
   /**
    * The state to resume from.
    *

@@ -10,6 +10,8 @@ import type {
   StorageWrite,
   Transport,
 } from '../ports.js';
+import { latestLogVoters } from '../membership.js';
+import { confStateFromConfig } from '../tracker/progress-tracker.js';
 import {
   type ConfState,
   type Entry,
@@ -21,7 +23,12 @@ import {
   type Term,
 } from '../types.js';
 import { EventQueue } from './event-queue.js';
-import { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
+import {
+  type CommitView,
+  InvariantChecker,
+  InvariantViolation,
+  type NodeView,
+} from './invariants/index.js';
 import { mixBytes, mixNumber } from './invariants/types.js';
 import { MemoryLogStorage } from './memory-log-storage.js';
 import { Rng } from './rng.js';
@@ -55,6 +62,21 @@ export interface SimClusterOptions {
   readonly network?: Partial<SimNetworkOptions>;
   /** Simulated fsync latency range in ms. Default [0.2, 2]. */
   readonly fsyncMs?: readonly [number, number];
+  /**
+   * Probability that a write stalls for `fsyncStallMs` instead (a slow disk): messages keep
+   * arriving and being stepped while the Ready that produced the write waits. Default 0.
+   */
+  readonly fsyncStallRate?: number;
+  readonly fsyncStallMs?: readonly [number, number];
+  /**
+   * When set, the state machine completes `apply`, `snapshot` and `restore` asynchronously,
+   * after a simulated delay drawn from this range (ms), with probability `stateMachineAsyncRate`
+   * (default 0.5): the driver then steps messages while a state machine call is pending.
+   */
+  readonly stateMachineDelayMs?: readonly [number, number];
+  readonly stateMachineAsyncRate?: number;
+  /** Proposal timeout of every node (ms; default the driver's, 5 election timeouts). */
+  readonly proposalTimeoutMs?: number;
   /** Check invariants after every step. Default true. */
   readonly checkInvariants?: boolean;
   /** Snapshot policy of every node (entries between snapshots; 0 = never). Default 0. */
@@ -140,6 +162,10 @@ export class SimCluster {
   private readonly isolated = new Set<NodeId>();
   private readonly clockRates = new Map<NodeId, number>();
   private readonly blocked = new Set<string>();
+  /** Extra delay (ms) of each slow link `from>to`. */
+  private readonly slow = new Map<string, number>();
+  /** Every promise handed out through the simulator's helpers (see `track`). */
+  private readonly tracked = new Set<{ what: string; at: number }>();
   private readonly opts: SimClusterOptions;
   private violation: Error | null = null;
   private traceHash = 0;
@@ -206,6 +232,7 @@ export class SimCluster {
     if (this.opts.checkInvariants !== false) {
       try {
         this.checker.check(this.views());
+        this.checker.checkCommits(this.commitViews(), this.durableLast);
       } catch (e) {
         this.violation = e as Error;
         throw this.annotate(e);
@@ -243,6 +270,13 @@ export class SimCluster {
     const init = await slot.durable.initialState();
     slot.durableTerm = init.hardState.term;
     const startIndex = init.snapshot?.index ?? 0;
+    if (init.snapshot !== null) {
+      try {
+        this.checker.configuration.checkSnapshot(id, init.snapshot.index, init.snapshot.confState);
+      } catch (e) {
+        this._violation(this.annotate(e));
+      }
+    }
     this.checker.stateMachine.restart(id, incarnation, startIndex);
     const sm = new SimStateMachine(this, id, incarnation, startIndex);
     const transport = new SimTransport(this, id);
@@ -275,6 +309,7 @@ export class SimCluster {
       ...(o.snapshotKeepEntries !== undefined && { snapshotKeepEntries: o.snapshotKeepEntries }),
       ...(o.snapshotChunkSize !== undefined && { snapshotChunkSize: o.snapshotChunkSize }),
       ...(o.readOnly !== undefined && { readOnly: o.readOnly }),
+      ...(o.proposalTimeoutMs !== undefined && { proposalTimeoutMs: o.proposalTimeoutMs }),
       ...(o.logger !== undefined && { logger: o.logger }),
     });
     // A node that stops on a fatal error (storage, state machine, or a core exception) is a
@@ -290,6 +325,7 @@ export class SimCluster {
       );
     });
     slot.node = node;
+    sm.started = true;
   }
 
   /**
@@ -383,7 +419,7 @@ export class SimCluster {
     const slot = this.slot(id);
     if (slot.node === null)
       return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
-    return slot.node.propose(data).then(
+    return this.track(slot.node.propose(data), `propose at ${id}`).then(
       (r) => ({ ok: true, index: r.index, value: r.value }) as const,
       (error: unknown) => ({ ok: false, error }) as const,
     );
@@ -421,7 +457,7 @@ export class SimCluster {
     if (slot.node === null)
       return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
     const sm = slot.sm;
-    return slot.node.read().then(
+    return this.track(slot.node.read(), `read at ${id}`).then(
       () => ({ ok: true, value: sm?.kv.get(key) ?? null }) as const,
       (error: unknown) => ({ ok: false, error }) as const,
     );
@@ -568,10 +604,19 @@ export class SimCluster {
     this.blocked.add(`${from}>${to}`);
   }
 
-  /** Removes every partition and isolation. */
+  /**
+   * Delays every message from `from` to `to` by `extraMs` more (e.g. longer than an election
+   * timeout: late votes, late MsgTimeoutNow, late read answers). Healed by {@link heal}.
+   */
+  slowLink(from: NodeId, to: NodeId, extraMs: number): void {
+    this.slow.set(`${from}>${to}`, extraMs);
+  }
+
+  /** Removes every partition, isolation and slow link. */
   heal(): void {
     this.blocked.clear();
     this.isolated.clear();
+    this.slow.clear();
   }
 
   /** Changes how fast `id`'s clock ticks (real ms per nominal ms; 1 = true time): drift. */
@@ -600,7 +645,8 @@ export class SimCluster {
       if (!this.canDeliver(from, to) || this.rng.chance(net.dropRate)) continue;
       const copies = this.rng.chance(net.duplicateRate) ? 2 : 1;
       for (let c = 0; c < copies; c++) {
-        let delay = this.rng.float(net.minDelayMs, net.maxDelayMs);
+        let delay =
+          this.rng.float(net.minDelayMs, net.maxDelayMs) + (this.slow.get(`${from}>${to}`) ?? 0);
         if (this.rng.chance(net.reorderRate)) delay += this.rng.float(0, net.reorderDelayMs);
         this.schedule(delay, () => this.deliver(from, to, m));
       }
@@ -639,9 +685,56 @@ export class SimCluster {
         term: r.term,
         log: r.log,
         durableTerm: slot.durableTerm,
+        conf: confStateFromConfig(r.tracker.config),
+        busy: slot.node._busy,
       });
     }
     return out;
+  }
+
+  private commitViews(): CommitView[] {
+    const out: CommitView[] = [];
+    for (const slot of this.slots.values()) {
+      if (!slot.alive || slot.node === null) continue;
+      const r = slot.node._raw.raft;
+      out.push({
+        id: slot.id,
+        log: r.log,
+        voters: r.tracker.config.voters,
+        latestVoters: r.role === 'leader' ? null : latestLogVoters(r),
+        isLeader: r.role === 'leader',
+      });
+    }
+    return out;
+  }
+
+  private readonly durableLast = (id: NodeId): { index: Index; term: Term } | undefined =>
+    this.slots.get(id)?.durable._last();
+
+  /**
+   * Records a promise handed out by a node, so that {@link checkAllSettled} can prove it settled
+   * (every promise of the API must: resolved, or rejected with a definite code, within a bound).
+   */
+  track<T>(p: Promise<T>, what: string): Promise<T> {
+    const rec = { what, at: this.now };
+    this.tracked.add(rec);
+    const done = (): void => {
+      this.tracked.delete(rec);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Throws if a tracked promise is still unsettled. */
+  checkAllSettled(): void {
+    if (this.tracked.size === 0) return;
+    const list = [...this.tracked].slice(0, 5).map((r) => `${r.what} (since t=${r.at.toFixed(0)})`);
+    throw this.annotate(
+      new InvariantViolation(
+        'every promise settles',
+        `${this.tracked.size} promise(s) never settled: ${list.join(', ')}`,
+      ),
+    );
   }
 
   /** @internal */
@@ -712,7 +805,20 @@ export class SimCluster {
   /** @internal */
   _fsyncDelay(): number {
     const [lo, hi] = this.opts.fsyncMs ?? [0.2, 2];
+    const stall = this.opts.fsyncStallRate ?? 0;
+    if (stall > 0 && this.rng.chance(stall)) {
+      const [slo, shi] = this.opts.fsyncStallMs ?? [20, 200];
+      return this.rng.float(slo, shi);
+    }
     return this.rng.float(lo, hi);
+  }
+
+  /** @internal A state machine completion delay, or null to complete synchronously. */
+  _smDelay(): number | null {
+    const range = this.opts.stateMachineDelayMs;
+    if (range === undefined || !this.rng.chance(this.opts.stateMachineAsyncRate ?? 0.5))
+      return null;
+    return this.rng.float(range[0], range[1]);
   }
 }
 
@@ -788,6 +894,14 @@ class SimStorage implements LogStorage {
   save(write: StorageWrite, sync: boolean): Promise<void> {
     // Copy the arrays: the write must not see later changes by the caller.
     const w: StorageWrite = { ...write, entries: [...write.entries] };
+    if (w.snapshot !== undefined) {
+      const m = w.snapshot.meta;
+      try {
+        this.sim.checker.configuration.checkSnapshot(this.slot.id, m.index, m.confState);
+      } catch (e) {
+        this.sim._violation(this.sim.annotate(e));
+      }
+    }
     return new Promise((resolve, reject) => {
       this.sim.schedule(sync ? this.sim._fsyncDelay() : 0, () => {
         // A crash before the fsync completed loses the whole write (writes are atomic).
@@ -875,7 +989,26 @@ class SimStateMachine implements StateMachine<SimApplied> {
     this.lastApplied = startIndex;
   }
 
-  apply(e: Entry): SimApplied {
+  apply(e: Entry): SimApplied | Promise<SimApplied> {
+    const r = this.applyNow(e);
+    return this.later(r);
+  }
+
+  /**
+   * Set once the node started: `RaftNode.start` awaits `restore` while the simulation is not
+   * running events, so completions are synchronous until then.
+   */
+  started = false;
+
+  /** Returns `v`, or a promise of it completed after a simulated delay (see `_smDelay`). */
+  private later<T>(v: T): T | Promise<T> {
+    if (!this.started) return v;
+    const d = this.sim._smDelay();
+    if (d === null) return v;
+    return new Promise<T>((resolve) => this.sim.schedule(d, () => resolve(v)));
+  }
+
+  private applyNow(e: Entry): SimApplied {
     try {
       this.sim.checker.stateMachine.onApply(this.id, this.incarnation, e, this.lastApplied);
     } catch (err) {
@@ -898,14 +1031,22 @@ class SimStateMachine implements StateMachine<SimApplied> {
     return { index: e.index, value };
   }
 
-  snapshot(): Uint8Array {
+  /** Captures the state now (a point-in-time view); may hand the bytes over later. */
+  snapshot(): Uint8Array | Promise<Uint8Array> {
     const chain = this.sim.checker.stateMachine.chainAt(this.lastApplied);
-    return new TextEncoder().encode(
-      JSON.stringify({ index: this.lastApplied, chain, kv: [...this.kv] }),
+    return this.later(
+      new TextEncoder().encode(
+        JSON.stringify({ index: this.lastApplied, chain, kv: [...this.kv] }),
+      ),
     );
   }
 
-  restore(data: Uint8Array): void {
+  restore(data: Uint8Array): void | Promise<void> {
+    this.restoreNow(data);
+    return this.later(undefined);
+  }
+
+  private restoreNow(data: Uint8Array): void {
     const snap = JSON.parse(new TextDecoder().decode(data)) as {
       index: Index;
       chain: number | undefined;

@@ -102,8 +102,16 @@ export class ProgressTracker {
     );
   }
 
+  /**
+   * During a campaign: the voters of the latest configuration in the candidate's log when its
+   * log holds ConfChange entries it has not applied yet (null otherwise). The candidate must win
+   * in that configuration too (thesis §4.1: a server uses the latest configuration in its log).
+   */
+  electionVoters: JointConfig | null = null;
+
   resetVotes(): void {
     this.votes.clear();
+    this.electionVoters = null;
   }
 
   recordVote(id: NodeId, granted: boolean): void {
@@ -118,6 +126,13 @@ export class ProgressTracker {
       if (v === true) granted++;
       else if (v === false) rejected++;
     }
-    return { granted, rejected, result: this.config.voters.voteResult((id) => this.votes.get(id)) };
+    const vote = (id: NodeId) => this.votes.get(id);
+    let result = this.config.voters.voteResult(vote);
+    if (this.electionVoters !== null) {
+      const latest = this.electionVoters.voteResult(vote);
+      if (latest === 'lost' || result === 'lost') result = 'lost';
+      else if (latest !== 'won') result = 'pending';
+    }
+    return { granted, rejected, result };
   }
 }

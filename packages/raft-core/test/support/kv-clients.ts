@@ -49,16 +49,22 @@ export class KvClients {
     this.stopped = true;
   }
 
-  private pickTarget(): NodeId | null {
+  /** Each client's last target: real clients cache "the leader" and keep using it. */
+  private readonly sticky = new Map<number, NodeId>();
+
+  private pickTarget(client: number): NodeId | null {
     const pool = (this.opts.targets?.() ?? this.c.ids).filter((id) => this.c.isAlive(id));
     if (pool.length === 0) return null;
+    const last = this.sticky.get(client);
+    if (last !== undefined && pool.includes(last) && this.rng.chance(0.4)) return last;
     const leader = this.c.leader(pool);
     return leader !== null && this.rng.chance(0.6) ? leader : this.rng.pick(pool);
   }
 
   private next(client: number, seq: number): void {
     if (this.stopped) return;
-    const target = this.pickTarget();
+    const target = this.pickTarget(client);
+    if (target !== null) this.sticky.set(client, target);
     const again = (): void => {
       this.inflight.delete(client);
       const [lo, hi] = this.opts.thinkMs;

@@ -58,13 +58,19 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     // follows: the ingredient of Figure 8 (§5.4.2).
     maxSizePerMsg: rng.pick([64, 64, 4096, 1 << 20]),
     fsyncMs: [0.1, rng.float(0.5, 8)],
+    // Adversarial completions: slow disks and an asynchronous state machine keep a Ready in
+    // flight while messages (votes, appends, snapshots) are stepped into the core.
+    fsyncStallRate: rng.pick([0, 0.02, 0.1]),
+    fsyncStallMs: [10, rng.pick([100, 400])],
+    ...(rng.chance(0.5) && { stateMachineDelayMs: [0, rng.pick([2, 20, 80])] as const }),
     network: {
       minDelayMs: 0.5,
       maxDelayMs: rng.float(2, 30),
       dropRate: rng.pick([0, 0.02, 0.1]),
-      duplicateRate: rng.pick([0, 0.02]),
-      reorderRate: rng.pick([0, 0.05]),
-      reorderDelayMs: 200,
+      duplicateRate: rng.pick([0, 0.02, 0.05]),
+      reorderRate: rng.pick([0, 0.05, 0.1]),
+      // Sometimes longer than an election timeout (300–600 ms): very late messages.
+      reorderDelayMs: rng.pick([200, 200, 900]),
     },
   });
   const acked: { data: Uint8Array; index: number }[] = [];
@@ -112,26 +118,27 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       dbg(`membership choice ${choice}`);
       const ignore = (): void => {};
       if (choice === 0 && m.learners.length > 0) {
-        node.addVoter(rng.pick(m.learners)).catch(ignore);
+        c.track(node.addVoter(rng.pick(m.learners)), 'addVoter').catch(ignore);
       } else if (choice <= 1 && voters.length + m.learners.length < 6) {
         const id = `x${seed}-${spare++}`;
         await c.addNode(id);
-        node.addLearner(id).catch(ignore);
+        c.track(node.addLearner(id), 'addLearner').catch(ignore);
       } else if (choice === 2 && voters.length > 3) {
         const victim = rng.pick(voters);
-        node.removeNode(victim).then(() => removed.add(victim), ignore);
+        c.track(node.removeNode(victim), 'removeNode').then(() => removed.add(victim), ignore);
       } else if (voters.length >= 3) {
         const id = `x${seed}-${spare++}`;
         await c.addNode(id);
         const victim = rng.pick(voters);
-        node
-          .changeMembership({
+        c.track(
+          node.changeMembership({
             changes: [
               { op: 'addVoter', node: id },
               { op: 'removeNode', node: victim },
             ],
-          })
-          .then(() => removed.add(victim), ignore);
+          }),
+          'replace',
+        ).then(() => removed.add(victim), ignore);
       }
     };
 
@@ -141,7 +148,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     while (c.now < end) {
       await c.run(rng.int(20, 600));
       faults++;
-      const action = rng.int(0, 11);
+      const action = rng.int(0, 15);
       const victim = rng.pick(c.ids);
       if (process.env.SIM_DEBUG)
         console.log(`t=${c.now.toFixed(0)} action ${action} victim ${victim} leader=${c.leader()}`);
@@ -184,8 +191,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
             const voters = c.members()?.voters.filter((id) => id !== l) ?? [];
             if (l !== null && voters.length > 0)
               void c
-                .node(l)
-                .transferLeadership(rng.pick(voters))
+                .track(c.node(l).transferLeadership(rng.pick(voters)), 'transfer')
                 .catch(() => {});
             break;
           }
@@ -199,6 +205,47 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           if (l !== null) {
             c.crash(l);
             down.add(l);
+          }
+          break;
+        }
+        case 12: {
+          // Bounce: crash and restart at once, so messages sent before the crash (and answers
+          // to them) arrive at the new incarnation.
+          if (c.isAlive(victim) && !removed.has(victim)) {
+            c.crash(victim);
+            await c.run(rng.int(0, 30));
+            await c.restart(victim);
+            down.delete(victim);
+          }
+          break;
+        }
+        case 13: {
+          // A slow link, longer than an election timeout (late votes, late MsgTimeoutNow, late
+          // read answers), often next to the leader.
+          const l = c.leader();
+          const from = l !== null && rng.chance(0.6) ? l : victim;
+          const to = rng.pick(c.ids.filter((id) => id !== from));
+          if (rng.chance(0.5)) c.slowLink(from, to, rng.int(300, 1500));
+          else c.slowLink(to, from, rng.int(300, 1500));
+          break;
+        }
+        case 14: {
+          // Cut the leader off for a while: it may still believe it leads (and serve reads)
+          // while the others elect a new leader and commit.
+          const l = c.leader();
+          if (l !== null) c.disconnect(l);
+          break;
+        }
+        case 15: {
+          // Crash the newest leader soon after it is elected (Figure 8 needs leaders that
+          // replicate old entries, then vanish before their own entries spread).
+          const l = c.leader();
+          if (l !== null) {
+            await c.run(rng.int(0, 40));
+            if (c.isAlive(l)) {
+              c.crash(l);
+              down.add(l);
+            }
           }
           break;
         }
@@ -241,6 +288,10 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     const last = await c.one(enc(`s${seed}-final`), members.length, true, 20_000);
     await c.runUntil(() => members.every((id) => c.appliedIndex(id) >= last), 5000);
     c.checkNoLostProposals();
+    // Every promise handed out must settle within a bound once the cluster is healed: run past
+    // the longest driver timeout (proposals: 5 election timeouts) and check.
+    await c.run(2500);
+    c.checkAllSettled();
     for (const a of acked) {
       const got = c.nCommitted(a.index);
       if (got.data === null || dec(got.data) !== dec(a.data)) {

@@ -1,5 +1,7 @@
 import type { Index } from '../../types.js';
+import { type CommitView, checkCommitSafety, type DurableLast } from './commit-safety.js';
 import { CommittedImmutable } from './committed-immutable.js';
+import { ConfigurationSafety } from './configuration.js';
 import { ElectionSafety } from './election-safety.js';
 import { checkLeaderCompleteness } from './leader-completeness.js';
 import { LogMatching } from './log-matching.js';
@@ -7,6 +9,8 @@ import { Monotonic } from './monotonic.js';
 import { StateMachineSafety } from './state-machine-safety.js';
 import type { NodeView } from './types.js';
 
+export type { CommitView, DurableLast } from './commit-safety.js';
+export { ConfigurationSafety, confKey } from './configuration.js';
 export { InvariantViolation, type NodeView } from './types.js';
 
 /**
@@ -20,7 +24,16 @@ export class InvariantChecker {
   readonly logMatching = new LogMatching();
   readonly committed = new CommittedImmutable();
   readonly monotonic = new Monotonic();
-  readonly stateMachine = new StateMachineSafety();
+  readonly configuration = new ConfigurationSafety();
+  readonly stateMachine = new StateMachineSafety((e) => this.configuration.onFirstApply(e));
+
+  /**
+   * Commit safety over live nodes and everyone's durable logs (see `checkCommitSafety`).
+   * Throws {@link InvariantViolation}.
+   */
+  checkCommits(nodes: readonly CommitView[], durable: DurableLast): void {
+    checkCommitSafety(nodes, durable);
+  }
 
   /** Throws {@link InvariantViolation} on the first broken property. */
   check(views: Iterable<NodeView>): void {
@@ -31,6 +44,9 @@ export class InvariantChecker {
       const chain = this.logMatching.check(v, compacted);
       this.committed.check(v, chain);
       checkLeaderCompleteness(v, chain, this.committed);
+      // Between Readies, the configuration must be the one the log defines at `applied`.
+      if (v.conf !== undefined && !v.busy && v.log.pendingSnapshot === null)
+        this.configuration.checkNode(v.id, v.log.applied, v.conf);
     }
   }
 

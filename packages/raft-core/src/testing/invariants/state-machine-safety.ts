@@ -14,6 +14,9 @@ export class StateMachineSafety {
   private readonly chains = new Map<Index, number>([[0, 0]]);
   private readonly next = new Map<string, Index>();
 
+  /** `onFirst` sees each index's entry the first time anyone applies it (ascending). */
+  constructor(private readonly onFirst: (e: Entry) => void = () => {}) {}
+
   /** Called from the recording state machine on every apply. */
   onApply(id: NodeId, incarnation: number, e: Entry, startIndex: Index): void {
     const key = `${id}#${incarnation}`;
@@ -31,6 +34,7 @@ export class StateMachineSafety {
       this.applied.set(e.index, h);
       this.entries.set(e.index, e);
       this.chains.set(e.index, mixNumber(this.chains.get(e.index - 1) ?? 0, h));
+      this.onFirst(e);
     } else if (prev !== h) {
       throw new InvariantViolation(
         'state machine safety (§5.4.3)',

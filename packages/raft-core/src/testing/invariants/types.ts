@@ -1,5 +1,5 @@
 import type { RaftLog } from '../../log.js';
-import type { Index, NodeId, Role, Term } from '../../types.js';
+import type { ConfState, Index, NodeId, Role, Term } from '../../types.js';
 
 /** What the invariant checks may observe of one live node. */
 export interface NodeView {
@@ -11,6 +11,10 @@ export interface NodeView {
   readonly log: RaftLog;
   /** The term as last durably saved (monotonic across restarts). */
   readonly durableTerm: Term;
+  /** The configuration in force on the node (checked against the log when not `busy`). */
+  readonly conf?: ConfState;
+  /** A Ready is being handled: the core may be ahead of what is applied. */
+  readonly busy?: boolean;
 }
 
 /** Thrown by an invariant check. The message names the property and the paper section. */
