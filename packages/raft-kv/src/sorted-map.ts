@@ -166,7 +166,8 @@ export class SortedMap {
     const child = node.children[i] as Node;
     const c = this.insert(child, key, value);
     const s = this.split as Node | null;
-    if (c === child && s === null) return node;
+    // NB: an owned child changes in place, so identity alone does not prove its min key kept.
+    if (c === child && s === null && node.keys[i] === c.keys[0]) return node;
     this.split = null;
     const n = this.editable(node);
     n.children[i] = c;
