@@ -54,11 +54,7 @@ const key = fc.string({
 });
 const manyKeys = fc.integer({ min: 0, max: 700 }).map((n) => `k${n.toString(36)}`);
 
-type TreeOp =
-  | { t: 'set'; k: string; v: string }
-  | { t: 'del'; k: string }
-  | { t: 'freeze' }
-  | { t: 'bulk'; n: number };
+type TreeOp = { t: 'set'; k: string; v: string } | { t: 'del'; k: string } | { t: 'freeze' };
 const treeOp: fc.Arbitrary<TreeOp> = fc.oneof(
   {
     weight: 10,
@@ -81,9 +77,13 @@ describe('SortedMap', () => {
         const m = new Map<string, string>();
         const views: [FrozenMap, [string, string][]][] = [];
         for (const op of ops) {
-          if (op.t === 'set') expect(t.set(op.k, op.v)).toBe(m.get(op.k)), m.set(op.k, op.v);
-          else if (op.t === 'del') expect(t.delete(op.k)).toBe(m.get(op.k)), m.delete(op.k);
-          else if (op.t === 'freeze') views.push([t.freeze(), [...m].sort(cmp)]);
+          if (op.t === 'set') {
+            expect(t.set(op.k, op.v)).toBe(m.get(op.k));
+            m.set(op.k, op.v);
+          } else if (op.t === 'del') {
+            expect(t.delete(op.k)).toBe(m.get(op.k));
+            m.delete(op.k);
+          } else if (op.t === 'freeze') views.push([t.freeze(), [...m].sort(cmp)]);
           expect(t.size).toBe(m.size);
         }
         checkTree(t.live());
