@@ -11,7 +11,7 @@ function checkTree(n: Node | null, isRoot = true): number {
   if (!isRoot) expect(n.keys.length).toBeGreaterThanOrEqual(16);
   if (!(n instanceof Branch)) {
     for (let i = 1; i < n.keys.length; i++)
-      expect(n.keys[i - 1] < (n.keys[i] as string)).toBe(true);
+      expect((n.keys[i - 1] as string) < (n.keys[i] as string)).toBe(true);
     return 1;
   }
   if (isRoot) expect(n.children.length).toBeGreaterThanOrEqual(2);
