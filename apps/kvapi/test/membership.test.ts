@@ -48,7 +48,9 @@ describe('membership through the admin routes', () => {
     await until('every node to see 4 voters', async () => {
       const sts = await Promise.all(c!.ids.map((id) => c!.status(id)));
       return sts.every(
-        (s) => (s?.members as { role: string }[] | undefined)?.filter((m) => m.role === 'voter').length === 4,
+        (s) =>
+          (s?.members as { role: string }[] | undefined)?.filter((m) => m.role === 'voter')
+            .length === 4,
       );
     });
     // The newcomer's addresses came from the log on every node.
