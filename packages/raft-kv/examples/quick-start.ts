@@ -20,9 +20,9 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     }),
   );
   try {
-    let leader: KvStore | undefined;
-    while (!(leader = stores.find((s) => s.node.status().role === 'leader'))) {
-      await new Promise((r) => setTimeout(r, 10));
+    let leader = stores.find((s) => s.node.status().role === 'leader');
+    for (; leader === undefined; leader = stores.find((s) => s.node.status().role === 'leader')) {
+      await new Promise((r) => setTimeout(r, 10)); // electing a leader
     }
     await leader.put('config/color', 'blue');
     const swap = await leader.cas('config/color', 'blue', 'green');
