@@ -38,13 +38,7 @@ export function kvRoutes(app: FastifyInstance, ctx: Ctx, writer: Writer): void {
     const key = requireKey(q.key);
     const value = q.value;
     if (value === undefined) throw new HttpError(400, 'MissingValue', 'missing value');
-    await writer.run(
-      req,
-      reply,
-      'put',
-      (o) => store.put(key, value, o),
-      (r) => ({ status: 200, body: { index: r.index } }),
-    );
+    await writer.run(req, reply, { op: 'put', key, value });
   });
 
   app.get('/get', async (req, reply) => {
@@ -86,25 +80,13 @@ export function kvRoutes(app: FastifyInstance, ctx: Ctx, writer: Writer): void {
     const key = keyFromPath(req.url, '/kv/');
     query(req.query);
     const value = bodyText(req.body);
-    await writer.run(
-      req,
-      reply,
-      'put',
-      (o) => store.put(key, value, o),
-      (r) => ({ status: 200, body: { index: r.index } }),
-    );
+    await writer.run(req, reply, { op: 'put', key, value });
   });
 
   app.delete('/kv/*', async (req, reply) => {
     const key = keyFromPath(req.url, '/kv/');
     query(req.query);
-    await writer.run(
-      req,
-      reply,
-      'delete',
-      (o) => store.delete(key, o),
-      (r) => ({ status: 200, body: { index: r.index, deleted: r.prev !== null } }),
-    );
+    await writer.run(req, reply, { op: 'delete', key });
   });
 
   app.post('/cas/*', async (req: FastifyRequest, reply) => {
@@ -118,18 +100,6 @@ export function kvRoutes(app: FastifyInstance, ctx: Ctx, writer: Writer): void {
     if (!(from === null || typeof from === 'string') || typeof to !== 'string') {
       throw new HttpError(400, 'InvalidJson', 'body must be {"from": string|null, "to": string}');
     }
-    await writer.run(
-      req,
-      reply,
-      'cas',
-      (o) => store.cas(key, from, to, o),
-      (r) =>
-        r.ok
-          ? { status: 200, body: { index: r.index, swapped: true } }
-          : {
-              status: 409,
-              body: { error: 'CasFailed', current: r.current, index: r.index, swapped: false },
-            },
-    );
+    await writer.run(req, reply, { op: 'cas', key, from, to });
   });
 }

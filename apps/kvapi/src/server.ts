@@ -131,7 +131,9 @@ export class KvapiServer {
       return reply.code(404).send({ error: 'NoSuchRoute', message: `${req.method} ${path}` });
     });
 
-    kvRoutes(app, ctx, new Writer(ctx));
+    const writer = new Writer(ctx);
+    writer.register(app);
+    kvRoutes(app, ctx, writer);
     adminRoutes(app, ctx);
 
     const { host, port } = parseHostPort(config.http, '--http');
