@@ -71,6 +71,7 @@ describe('crashes and restarts', () => {
     await client.put('before', 'term');
     expect(await c.terminate(leader)).toBe(0);
     expect(c.logOf(leader)).toMatch(/shutting down/);
+    expect(c.logOf(leader)).not.toMatch(/could not hand leadership/);
     const next = await c.waitLeader();
     expect(next).not.toBe(leader);
     const survivors = new KvClient({ endpoints: c.urls(), timeoutMs: 15_000 });
