@@ -97,14 +97,21 @@ export class Replica {
       maxValueBytes: config.maxValueBytes,
     });
     const r = new Replica(config, node, sm, store, transport, directory);
+    r.role = node.status().role;
+    node.on('roleChange', ({ role }) => {
+      r.role = role;
+    });
     onSnapshot = () => r.onSnapshot();
     directory.setLearned(sm.members());
     r.unsubscribe = sm.onMembersChange(() => directory.setLearned(sm.members()));
     return r;
   }
 
+  /** Kept from roleChange events: `status()` builds a fresh object, too slow per request. */
+  private role: string = 'follower';
+
   get isLeader(): boolean {
-    return this.node.status().role === 'leader';
+    return this.role === 'leader';
   }
 
   /** The leader as 503 answers name it. */
