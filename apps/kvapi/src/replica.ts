@@ -1,0 +1,162 @@
+/**
+ * `Replica` is one kvapi node's raft side: SQLite log storage under `--data`, the WebSocket
+ * peer transport, the RaftNode and raft-kv's state machine and store, with the member
+ * directory keeping the transport's peers in step with the configuration in the log.
+ */
+import { join } from 'node:path';
+import type { FastifyBaseLogger as PinoLogger } from 'fastify';
+import { type Logger, RaftNode } from 'raft-core';
+import { type KvResult, KvStateMachine, KvStore } from 'raft-kv';
+import { SqliteLogStorage } from 'raft-storage-sqlite';
+import { WsTransport } from 'raft-transport-ws';
+import type { KvapiConfig } from './cli.js';
+import { Directory } from './members.js';
+
+/** Adapts pino to raft-core's `Logger`; `onInfo` sees every info message (for metrics). */
+export function raftLogger(log: PinoLogger, onInfo: (msg: string) => void = () => {}): Logger {
+  return {
+    debug: (msg, fields) => log.debug(fields ?? {}, msg),
+    info: (msg, fields) => {
+      onInfo(msg);
+      log.info(fields ?? {}, msg);
+    },
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    error: (msg, fields) => log.error(fields ?? {}, msg),
+  };
+}
+
+export interface PeerInfo {
+  readonly id: string;
+  readonly match: number;
+  readonly next: number;
+  readonly state: string;
+  readonly active: boolean;
+  readonly learner: boolean;
+}
+
+export class Replica {
+  private unsubscribe: () => void = () => {};
+  onSnapshot: () => void = () => {};
+
+  private constructor(
+    readonly config: KvapiConfig,
+    readonly node: RaftNode<KvResult>,
+    readonly sm: KvStateMachine,
+    readonly store: KvStore,
+    readonly transport: WsTransport,
+    readonly directory: Directory,
+  ) {}
+
+  static async start(config: KvapiConfig, log: PinoLogger): Promise<Replica> {
+    const self = config.cluster.find((m) => m.id === config.node);
+    if (self === undefined) throw new Error(`--node ${config.node} is not in --cluster`);
+    let onSnapshot = (): void => {};
+    const logger = raftLogger(log, (msg) => {
+      if (msg.includes('took a snapshot')) onSnapshot();
+    });
+    const storage = await SqliteLogStorage.open({
+      path: join(config.data, 'raft.db'),
+      clusterId: config.clusterId,
+      nodeId: config.node,
+      synchronous: config.sync,
+    });
+    let transport: WsTransport;
+    try {
+      transport = new WsTransport({
+        nodeId: config.node,
+        clusterId: config.clusterId,
+        listen: self.peer,
+        ...(config.secret !== undefined && { secret: config.secret }),
+        logger,
+      });
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+    const directory = new Directory(config.node, config.cluster, transport);
+    const sm = new KvStateMachine({});
+    let node: RaftNode<KvResult>;
+    try {
+      node = await RaftNode.start<KvResult>({
+        id: config.node,
+        storage,
+        transport,
+        stateMachine: sm,
+        ...(!config.join && { bootstrap: config.cluster.map((m) => m.id) }),
+        tickMs: config.tickMs,
+        snapshotEntries: config.snapshotEntries,
+        logger,
+      });
+    } catch (e) {
+      await transport.stop().catch(() => {});
+      await storage.close().catch(() => {});
+      throw e;
+    }
+    const store = new KvStore(node, sm, {
+      maxKeyBytes: config.maxKeyBytes,
+      maxValueBytes: config.maxValueBytes,
+    });
+    const r = new Replica(config, node, sm, store, transport, directory);
+    r.role = node.status().role;
+    node.on('roleChange', ({ role }) => {
+      r.role = role;
+    });
+    onSnapshot = () => r.onSnapshot();
+    directory.setLearned(sm.members());
+    r.unsubscribe = sm.onMembersChange(() => directory.setLearned(sm.members()));
+    return r;
+  }
+
+  /** Kept from roleChange events: `status()` builds a fresh object, too slow per request. */
+  private role: string = 'follower';
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  /** The leader as 503 answers name it. */
+  leaderInfo(): { leader: string | null; leaderId: string | null } {
+    const id = this.node.leader;
+    return { leader: this.directory.httpOf(id), leaderId: id };
+  }
+
+  /** Leader only: replication progress of every other member (empty elsewhere). */
+  peers(): PeerInfo[] {
+    const raft = this.node._raw.raft;
+    if (raft.role !== 'leader') return [];
+    const out: PeerInfo[] = [];
+    for (const [id, pr] of raft.tracker.progress) {
+      if (id === this.node.id) continue;
+      out.push({
+        id,
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        active: pr.recentActive,
+        learner: pr.isLearner,
+      });
+    }
+    return out;
+  }
+
+  /** Hands leadership to the most up-to-date voter, if leader; never throws. */
+  async handOver(timeoutMs: number, log: PinoLogger): Promise<void> {
+    const best = this.peers()
+      .filter((p) => !p.learner)
+      .sort((a, b) => b.match - a.match)[0];
+    if (best === undefined) return;
+    try {
+      await Promise.race([
+        this.node.transferLeadership(best.id),
+        new Promise((r) => setTimeout(r, timeoutMs).unref()),
+      ]);
+    } catch (e) {
+      log.warn({ err: String(e) }, `could not hand leadership to ${best.id}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    await this.node.stop({ transferLeadership: false });
+  }
+}
