@@ -1,5 +1,6 @@
 import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { latestLogVoters } from '../membership.js';
 import { bootstrapWrite, RaftNode } from '../node.js';
 import type {
   Clock,
@@ -10,7 +11,6 @@ import type {
   StorageWrite,
   Transport,
 } from '../ports.js';
-import { latestLogVoters } from '../membership.js';
 import { confStateFromConfig } from '../tracker/progress-tracker.js';
 import {
   type ConfState,
