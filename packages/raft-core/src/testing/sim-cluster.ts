@@ -75,6 +75,15 @@ export interface SimClusterOptions {
    */
   readonly stateMachineDelayMs?: readonly [number, number];
   readonly stateMachineAsyncRate?: number;
+  /** When set, the state machine hands over every snapshot's bytes this many ms after the call. */
+  readonly snapshotDelayMs?: number;
+  /**
+   * Probability that a storage write or state machine completion is held back until every
+   * message already in flight to that node has arrived (at most 200 ms): the adversarial
+   * interleaving where a Ready's write or apply is overtaken by what the network delivers.
+   * Default 0.
+   */
+  readonly adversarialCompletionRate?: number;
   /** Proposal timeout of every node (ms; default the driver's, 5 election timeouts). */
   readonly proposalTimeoutMs?: number;
   /** Check invariants after every step. Default true. */
@@ -164,6 +173,8 @@ export class SimCluster {
   private readonly blocked = new Set<string>();
   /** Extra delay (ms) of each slow link `from>to`. */
   private readonly slow = new Map<string, number>();
+  /** Latest scheduled arrival time of a message to each node. */
+  private readonly lastArrival = new Map<NodeId, number>();
   /** Every promise handed out through the simulator's helpers (see `track`). */
   private readonly tracked = new Set<{ what: string; at: number }>();
   private readonly opts: SimClusterOptions;
@@ -648,6 +659,8 @@ export class SimCluster {
         let delay =
           this.rng.float(net.minDelayMs, net.maxDelayMs) + (this.slow.get(`${from}>${to}`) ?? 0);
         if (this.rng.chance(net.reorderRate)) delay += this.rng.float(0, net.reorderDelayMs);
+        const at = this.now + Math.max(0, delay);
+        if (at > (this.lastArrival.get(to) ?? 0)) this.lastArrival.set(to, at);
         this.schedule(delay, () => this.deliver(from, to, m));
       }
     }
@@ -813,6 +826,23 @@ export class SimCluster {
     return this.rng.float(lo, hi);
   }
 
+  /**
+   * @internal The delay of a storage or state machine completion at `id` whose natural delay
+   * is `base`: sometimes (see `adversarialCompletionRate`) until the messages in flight to `id`
+   * have arrived.
+   */
+  _completionDelay(id: NodeId, base: number): number {
+    const rate = this.opts.adversarialCompletionRate ?? 0;
+    if (rate === 0 || !this.rng.chance(rate)) return base;
+    const wait = Math.min((this.lastArrival.get(id) ?? 0) - this.now, 200) + 0.01;
+    return Math.max(base, wait);
+  }
+
+  /** @internal */
+  _snapshotDelay(): number | undefined {
+    return this.opts.snapshotDelayMs;
+  }
+
   /** @internal A state machine completion delay, or null to complete synchronously. */
   _smDelay(): number | null {
     const range = this.opts.stateMachineDelayMs;
@@ -903,7 +933,8 @@ class SimStorage implements LogStorage {
       }
     }
     return new Promise((resolve, reject) => {
-      this.sim.schedule(sync ? this.sim._fsyncDelay() : 0, () => {
+      const base = sync ? this.sim._fsyncDelay() : 0;
+      this.sim.schedule(this.sim._completionDelay(this.slot.id, base), () => {
         // A crash before the fsync completed loses the whole write (writes are atomic).
         if (!this.live()) return;
         this.slot.durable.save(w, true).then(() => {
@@ -1003,8 +1034,9 @@ class SimStateMachine implements StateMachine<SimApplied> {
   /** Returns `v`, or a promise of it completed after a simulated delay (see `_smDelay`). */
   private later<T>(v: T): T | Promise<T> {
     if (!this.started) return v;
-    const d = this.sim._smDelay();
-    if (d === null) return v;
+    const natural = this.sim._smDelay();
+    const d = this.sim._completionDelay(this.id, natural ?? 0);
+    if (natural === null && d === 0) return v;
     return new Promise<T>((resolve) => this.sim.schedule(d, () => resolve(v)));
   }
 
@@ -1034,11 +1066,14 @@ class SimStateMachine implements StateMachine<SimApplied> {
   /** Captures the state now (a point-in-time view); may hand the bytes over later. */
   snapshot(): Uint8Array | Promise<Uint8Array> {
     const chain = this.sim.checker.stateMachine.chainAt(this.lastApplied);
-    return this.later(
-      new TextEncoder().encode(
-        JSON.stringify({ index: this.lastApplied, chain, kv: [...this.kv] }),
-      ),
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ index: this.lastApplied, chain, kv: [...this.kv] }),
     );
+    const slow = this.sim._snapshotDelay();
+    if (slow !== undefined && this.started) {
+      return new Promise((resolve) => this.sim.schedule(slow, () => resolve(bytes)));
+    }
+    return this.later(bytes);
   }
 
   restore(data: Uint8Array): void | Promise<void> {

@@ -61,6 +61,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     // Adversarial completions: slow disks and an asynchronous state machine keep a Ready in
     // flight while messages (votes, appends, snapshots) are stepped into the core.
     fsyncStallRate: rng.pick([0, 0.02, 0.1]),
+    adversarialCompletionRate: rng.pick([0, 0.3, 0.8]),
     fsyncStallMs: [10, rng.pick([100, 400])],
     ...(rng.chance(0.5) && { stateMachineDelayMs: [0, rng.pick([2, 20, 80])] as const }),
     network: {
@@ -148,7 +149,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     while (c.now < end) {
       await c.run(rng.int(20, 600));
       faults++;
-      const action = rng.int(0, 15);
+      const action = rng.int(0, 17);
       const victim = rng.pick(c.ids);
       if (process.env.SIM_DEBUG)
         console.log(`t=${c.now.toFixed(0)} action ${action} victim ${victim} leader=${c.leader()}`);
@@ -249,6 +250,11 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           }
           break;
         }
+        case 16:
+        case 17:
+          if (membership) await changeMembership();
+          else c.heal();
+          break;
         default:
           c.heal();
           break;
