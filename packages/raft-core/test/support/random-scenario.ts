@@ -86,6 +86,25 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
   let spare = 0;
   try {
     kv.start();
+    // Learner churn (with membership): a stream of real configuration changes — ghost learners
+    // (ids with no process) added and removed — so ConfChange entries are common in every
+    // window of the log, e.g. next to an InstallSnapshot. Ghost ids are never reused.
+    let ghosts = 0;
+    const churn = (): void => {
+      if (stopClients || !membership) return;
+      const l = c.leader();
+      const m = c.members();
+      if (l !== null && m !== null && m.votersOutgoing.length === 0) {
+        const ghost = m.learners.find((id) => id.startsWith('g'));
+        const p =
+          ghost !== undefined && rng.chance(0.6)
+            ? c.node(l).removeNode(ghost)
+            : c.node(l).addLearner(`g${seed}-${ghosts++}`);
+        c.track(p, 'learner churn').catch(() => {});
+      }
+      c.schedule(rng.int(40, 200), churn);
+    };
+    c.schedule(rng.int(0, 100), churn);
     // Clients: propose unique commands to a random live node, often to the believed leader.
     let n = 0;
     const client = (): void => {
@@ -118,9 +137,10 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       };
       dbg(`membership choice ${choice}`);
       const ignore = (): void => {};
-      if (choice === 0 && m.learners.length > 0) {
-        c.track(node.addVoter(rng.pick(m.learners)), 'addVoter').catch(ignore);
-      } else if (choice <= 1 && voters.length + m.learners.length < 6) {
+      const real = m.learners.filter((id) => c.ids.includes(id));
+      if (choice === 0 && real.length > 0) {
+        c.track(node.addVoter(rng.pick(real)), 'addVoter').catch(ignore);
+      } else if (choice <= 1 && voters.length + real.length < 6) {
         const id = `x${seed}-${spare++}`;
         await c.addNode(id);
         c.track(node.addLearner(id), 'addLearner').catch(ignore);
@@ -282,7 +302,9 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     };
     await c.runUntil(settled, 10_000);
     const m = c.members();
-    const members = m === null ? live() : [...m.voters, ...m.learners];
+    const members = (m === null ? live() : [...m.voters, ...m.learners]).filter((id) =>
+      c.ids.includes(id),
+    );
     if (process.env.SIM_DEBUG) {
       console.log(
         `final: leader=${c.leader(live())} members=${JSON.stringify(m)} removed=${[...removed]}`,
