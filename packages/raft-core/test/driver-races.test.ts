@@ -91,14 +91,12 @@ describe('bug 2: lease reads after an aborted leadership transfer', () => {
       // The leader hears nobody from now on, but its messages still go out.
       c.blockOneWay(target, leader);
       c.blockOneWay(third, leader);
-      let stale = 0;
       let reading = true;
       const read = (): void => {
         if (!reading) return;
         const call = c.now;
         void c.get(leader, 'k').then((g) => {
           if (!g.ok) return;
-          if (g.value === 'old') stale++;
           history.push({
             clientId: 1,
             input: { op: 'get', key: 'k' },
