@@ -81,7 +81,7 @@ describe('bug 2: lease reads after an aborted leadership transfer', () => {
       expect(leaseValid(r)).toBe(true);
       const [target, third] = c.ids.filter((id) => id !== leader) as [NodeId, NodeId];
       // MsgTimeoutNow travels slower than an election timeout: the transfer aborts first.
-      c.slowLink(leader, target, 450);
+      c.slowLink(leader, target, 450, ['MsgTimeoutNow']);
       void c
         .node(leader)
         .transferLeadership(target)

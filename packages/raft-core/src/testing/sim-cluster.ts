@@ -18,6 +18,7 @@ import {
   EntryType,
   type Index,
   type Message,
+  type MessageType,
   type NodeId,
   type Snapshot,
   type Term,
@@ -171,8 +172,8 @@ export class SimCluster {
   private readonly isolated = new Set<NodeId>();
   private readonly clockRates = new Map<NodeId, number>();
   private readonly blocked = new Set<string>();
-  /** Extra delay (ms) of each slow link `from>to`. */
-  private readonly slow = new Map<string, number>();
+  /** Extra delay of each slow link `from>to`, for some message types or all. */
+  private readonly slow = new Map<string, { ms: number; types: ReadonlySet<string> | null }>();
   /** Latest scheduled arrival time of a message to each node. */
   private readonly lastArrival = new Map<NodeId, number>();
   /** Every promise handed out through the simulator's helpers (see `track`). */
@@ -617,10 +618,14 @@ export class SimCluster {
 
   /**
    * Delays every message from `from` to `to` by `extraMs` more (e.g. longer than an election
-   * timeout: late votes, late MsgTimeoutNow, late read answers). Healed by {@link heal}.
+   * timeout: late votes, late MsgTimeoutNow, late read answers) — only messages of `types` if
+   * given. Healed by {@link heal}.
    */
-  slowLink(from: NodeId, to: NodeId, extraMs: number): void {
-    this.slow.set(`${from}>${to}`, extraMs);
+  slowLink(from: NodeId, to: NodeId, extraMs: number, types?: readonly MessageType[]): void {
+    this.slow.set(`${from}>${to}`, {
+      ms: extraMs,
+      types: types === undefined ? null : new Set(types),
+    });
   }
 
   /** Removes every partition, isolation and slow link. */
@@ -656,8 +661,9 @@ export class SimCluster {
       if (!this.canDeliver(from, to) || this.rng.chance(net.dropRate)) continue;
       const copies = this.rng.chance(net.duplicateRate) ? 2 : 1;
       for (let c = 0; c < copies; c++) {
-        let delay =
-          this.rng.float(net.minDelayMs, net.maxDelayMs) + (this.slow.get(`${from}>${to}`) ?? 0);
+        const slow = this.slow.get(`${from}>${to}`);
+        let delay = this.rng.float(net.minDelayMs, net.maxDelayMs);
+        if (slow !== undefined && (slow.types === null || slow.types.has(m.type))) delay += slow.ms;
         if (this.rng.chance(net.reorderRate)) delay += this.rng.float(0, net.reorderDelayMs);
         const at = this.now + Math.max(0, delay);
         if (at > (this.lastArrival.get(to) ?? 0)) this.lastArrival.set(to, at);

@@ -246,8 +246,22 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           const l = c.leader();
           const from = l !== null && rng.chance(0.6) ? l : victim;
           const to = rng.pick(c.ids.filter((id) => id !== from));
-          if (rng.chance(0.5)) c.slowLink(from, to, rng.int(300, 1500));
-          else c.slowLink(to, from, rng.int(300, 1500));
+          // Sometimes only one kind of message is late (the rest of the link is healthy).
+          const types = rng.chance(0.5)
+            ? [
+                rng.pick([
+                  'MsgTimeoutNow',
+                  'MsgReadIndexResp',
+                  'MsgReadIndex',
+                  'MsgVoteResp',
+                  'MsgAppResp',
+                  'MsgSnap',
+                  'MsgHeartbeatResp',
+                ] as const),
+              ]
+            : undefined;
+          if (rng.chance(0.5)) c.slowLink(from, to, rng.int(300, 1500), types);
+          else c.slowLink(to, from, rng.int(300, 1500), types);
           break;
         }
         case 14: {
