@@ -19,6 +19,8 @@ interface Mutation {
   readonly file: string;
   readonly from: string;
   readonly to: string;
+  /** Further replacements in the same file, all part of the same reverted fix. */
+  readonly also?: readonly { readonly from: string; readonly to: string }[];
 }
 
 const MUTATIONS: Mutation[] = [
@@ -66,10 +68,13 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'removed-leader-promises',
-    what: 'issue 8 bug 7: a removed node never settles proposals after its removal (no timeout)',
+    what: 'issue 8 bug 7: a removed node never settles proposals made after its removal',
     file: 'src/node.ts',
     from: 'this.proposals.expire(this.ticks, this.proposalTimeoutMs);',
     to: '',
+    also: [
+      { from: 'if (!isMember(cs, this.id) && this.proposals.size > 0) {', to: 'if (false) {' },
+    ],
   },
   {
     name: 'old-term-commit',
@@ -170,12 +175,17 @@ if (list.length === 0) {
 for (const m of list) {
   const path = join(ROOT, m.file);
   const orig = readFileSync(path, 'utf8');
-  if (!orig.includes(m.from)) {
-    console.log(`${m.name}: SKIPPED (pattern not found in ${m.file})`);
+  const edits = [{ from: m.from, to: m.to }, ...(m.also ?? [])];
+  const missing = edits.find((e) => !orig.includes(e.from));
+  if (missing !== undefined) {
+    console.log(`${m.name}: SKIPPED (pattern not found in ${m.file}: ${missing.from})`);
     continue;
   }
   const t0 = Date.now();
-  writeFileSync(path, orig.replace(m.from, m.to));
+  writeFileSync(
+    path,
+    edits.reduce((s, e) => s.replace(e.from, e.to), orig),
+  );
   let r: { seed: number; line: string } | null;
   try {
     r = await runWorkers();
