@@ -77,6 +77,13 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'election-applied-config',
+    what: 'found by the simulation: a candidate wins under its applied configuration only',
+    file: 'src/raft.ts',
+    from: 'this.tracker.electionVoters = membership.latestLogVoters(this);',
+    to: 'this.tracker.electionVoters = null;',
+  },
+  {
     name: 'old-term-commit',
     what: 'classic: committing by counting replicas of an old-term entry (§5.4.2)',
     file: 'src/raft.ts',
