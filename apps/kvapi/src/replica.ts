@@ -12,14 +12,11 @@ import { WsTransport } from 'raft-transport-ws';
 import type { KvapiConfig } from './cli.js';
 import { Directory } from './members.js';
 
-/** Adapts pino to raft-core's `Logger`; `onInfo` sees every info message (for metrics). */
-export function raftLogger(log: PinoLogger, onInfo: (msg: string) => void = () => {}): Logger {
+/** Adapts pino to raft-core's `Logger`. */
+export function raftLogger(log: PinoLogger): Logger {
   return {
     debug: (msg, fields) => log.debug(fields ?? {}, msg),
-    info: (msg, fields) => {
-      onInfo(msg);
-      log.info(fields ?? {}, msg);
-    },
+    info: (msg, fields) => log.info(fields ?? {}, msg),
     warn: (msg, fields) => log.warn(fields ?? {}, msg),
     error: (msg, fields) => log.error(fields ?? {}, msg),
   };
@@ -50,10 +47,7 @@ export class Replica {
   static async start(config: KvapiConfig, log: PinoLogger): Promise<Replica> {
     const self = config.cluster.find((m) => m.id === config.node);
     if (self === undefined) throw new Error(`--node ${config.node} is not in --cluster`);
-    let onSnapshot = (): void => {};
-    const logger = raftLogger(log, (msg) => {
-      if (msg.includes('took a snapshot')) onSnapshot();
-    });
+    const logger = raftLogger(log);
     const storage = await SqliteLogStorage.open({
       path: join(config.data, 'raft.db'),
       clusterId: config.clusterId,
@@ -101,7 +95,7 @@ export class Replica {
     node.on('roleChange', ({ role }) => {
       r.role = role;
     });
-    onSnapshot = () => r.onSnapshot();
+    node.on('snapshot', () => r.onSnapshot());
     directory.setLearned(sm.members());
     r.unsubscribe = sm.onMembersChange(() => directory.setLearned(sm.members()));
     return r;

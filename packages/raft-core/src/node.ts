@@ -91,6 +91,11 @@ export interface RaftNodeEvents {
   leaderChange: { readonly leader: NodeId | null; readonly term: Term };
   /** The node hit a fatal storage/transport/state machine error and stopped. */
   error: Error;
+  /**
+   * A snapshot is durable: one this node took (`installed: false`) or one it installed from the
+   * leader (`installed: true`).
+   */
+  snapshot: { readonly index: Index; readonly bytes: number; readonly installed: boolean };
 }
 
 type Listener<T> = (payload: T) => void;
@@ -171,6 +176,7 @@ export class RaftNode<R = unknown> {
     roleChange: new Set(),
     leaderChange: new Set(),
     error: new Set(),
+    snapshot: new Set(),
   };
   private looping = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -558,7 +564,11 @@ export class RaftNode<R = unknown> {
         if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates, this.raw.raft.lead);
         this.reads.release(this.raw.raft.log.applied);
         if (rd.softState !== null) this.emitSoftState(rd.softState.role, rd.softState.lead);
-        if (rd.snapshot !== null) this.bytesSinceSnapshot = 0;
+        if (rd.snapshot !== null) {
+          this.bytesSinceSnapshot = 0;
+          const s = rd.snapshot;
+          this.emit('snapshot', { index: s.meta.index, bytes: s.data.byteLength, installed: true });
+        }
         this.maybeSnapshot();
       }
     } catch (e) {
@@ -684,6 +694,7 @@ export class RaftNode<R = unknown> {
         this.logger.info(`${this.id} took a snapshot at ${meta.index}`, {
           bytes: data.byteLength,
         });
+        this.emit('snapshot', { index: meta.index, bytes: data.byteLength, installed: false });
       });
     } catch (e) {
       this.fail(e, 'Storage');

@@ -233,6 +233,8 @@ describe('bug 6: a local snapshot records the configuration at its own index', (
     });
     await withCluster(c, async () => {
       const leader = await c.waitForLeader();
+      const events: { index: number; installed: boolean }[] = [];
+      c.node(leader).on('snapshot', (e) => events.push(e));
       const t0 = c.now;
       // Each put waits for the previous one. Serializing a snapshot takes 2 s here; if the loop
       // waited for it, the puts after the first snapshot would wait 2 s each time.
@@ -241,6 +243,8 @@ describe('bug 6: a local snapshot records the configuration at its own index', (
       // ...and the snapshots are still taken and saved in the background.
       await c.run(3000);
       expect(c.node(leader)._raw.raft.snapshot?.meta.index ?? 0).toBeGreaterThan(0);
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((e) => !e.installed && e.index > 0)).toBe(true);
     });
   });
 });
