@@ -70,10 +70,9 @@ async function expectRejects(
 }
 
 /**
- * Waits until `leader` has heard from every connected member since its last CheckQuorum round.
- * NB: the active-quorum guard of conf changes reads `recentActive`, which CheckQuorum clears
- * every election timeout; until the next heartbeat responses, a healthy cluster looks inactive
- * (see the skipped BUG test). Tests of other behaviour propose once the leader's view is fresh.
+ * Waits until `leader` has heard from every connected member recently, so that the conf-change
+ * guard (a quorum of the new configuration heard from within an election timeout, by last-heard
+ * tick) admits the change the test is about.
  */
 async function whenAllActive(c: SimCluster, leader: NodeId): Promise<void> {
   const live = new Set(c.connectedIds());

@@ -81,10 +81,8 @@ async function put(c: SimCluster, id: NodeId, key: string, value: string): Promi
 }
 
 /**
- * Waits until `leader` may take a conf change: it applied its first entry, and heard from every
- * connected member since its last CheckQuorum round. NB: right after that round the
- * active-quorum guard sees every follower as inactive (see the skipped BUG test in
- * membership.test.ts); tests of other behaviour propose once the leader's view is fresh.
+ * Waits until `leader` may take a conf change: it applied its first entry and heard from every
+ * connected member recently (the conf-change guard counts members by last-heard tick).
  */
 async function readyForConfChange(c: SimCluster, leader: NodeId): Promise<void> {
   const live = new Set(c.connectedIds());
