@@ -141,6 +141,29 @@ describe('bug 3: ReadIndex rounds are retried', () => {
   });
 });
 
+describe('reads waiting for their index to be applied', () => {
+  it('time out like reads waiting for their index', async () => {
+    const c = await SimCluster.create({ seed: SEED + 10 });
+    await withCluster(c, async () => {
+      const leader = await c.waitForLeader();
+      await put(c, leader, 'v0');
+      // From now on every apply on the leader takes 3 s: a read's index is known at once but
+      // applied much later.
+      c.slowStateMachine(leader, 3000);
+      void c.propose(leader, encodeKvCommand({ op: 'put', key: 'k', value: 'v' }));
+      await c.run(50); // committed, not applied
+      const start = c.now;
+      const r = await settle(c, c.get(leader, 'k'), 5000);
+      const g = r.value as { ok: boolean; error?: unknown };
+      expect(g.ok).toBe(false);
+      expect(RaftError.isInstance(g.error) && g.error.code).toBe('Timeout');
+      expect(r.at - start).toBeLessThan(1000); // the 600 ms read timeout, not the 3 s apply
+      c.slowStateMachine(leader, null);
+      await c.run(4000);
+    });
+  });
+});
+
 describe('bug 4: read contexts are unique across restarts', () => {
   it('two incarnations of a node never reuse a context', () => {
     const seen = new Set<number>();
