@@ -174,8 +174,6 @@ export class SimCluster {
   private readonly blocked = new Set<string>();
   /** Extra delay of each slow link `from>to`, for some message types or all. */
   private readonly slow = new Map<string, { ms: number; types: ReadonlySet<string> | null }>();
-  /** Per-node state machine slowness set by {@link slowStateMachine} (ms per call). */
-  private readonly smSlow = new Map<NodeId, number>();
   /** Latest scheduled arrival time of a message to each node. */
   private readonly lastArrival = new Map<NodeId, number>();
   /** Every promise handed out through the simulator's helpers (see `track`). */
@@ -630,20 +628,6 @@ export class SimCluster {
     });
   }
 
-  /**
-   * Makes every `apply`/`snapshot`/`restore` of `id`'s state machine complete `ms` later (the
-   * driver waits for them), or back to normal with `null`.
-   */
-  slowStateMachine(id: NodeId, ms: number | null): void {
-    if (ms === null) this.smSlow.delete(id);
-    else this.smSlow.set(id, ms);
-  }
-
-  /** @internal */
-  _smSlow(id: NodeId): number | undefined {
-    return this.smSlow.get(id);
-  }
-
   /** Removes every partition, isolation and slow link. */
   heal(): void {
     this.blocked.clear();
@@ -1056,9 +1040,6 @@ class SimStateMachine implements StateMachine<SimApplied> {
   /** Returns `v`, or a promise of it completed after a simulated delay (see `_smDelay`). */
   private later<T>(v: T): T | Promise<T> {
     if (!this.started) return v;
-    const forced = this.sim._smSlow(this.id);
-    if (forced !== undefined)
-      return new Promise<T>((resolve) => this.sim.schedule(forced, () => resolve(v)));
     const natural = this.sim._smDelay();
     const d = this.sim._completionDelay(this.id, natural ?? 0);
     if (natural === null && d === 0) return v;
