@@ -331,7 +331,7 @@ export class RaftNode<R = unknown> {
       this.reads.failOpen(context, e as Error);
       return;
     }
-    this.reads.submitted(context);
+    this.reads.submitted(context, this.ticks);
     this.kick();
   }
 
@@ -518,8 +518,26 @@ export class RaftNode<R = unknown> {
     }
     this.proposals.expire(this.ticks, this.proposalTimeoutMs);
     this.reads.expire(this.ticks);
+    this.retryFollowerReads();
     this.transfers.expire(this.ticks);
     this.kick();
+  }
+
+  /**
+   * A follower's MsgReadIndex (or the leader's answer) may be lost: ask again, with the same
+   * context, every third of an election timeout. (A leader needs no help: its heartbeats carry
+   * the newest pending round.)
+   */
+  private retryFollowerReads(): void {
+    if (this.raw.raft.role === 'leader') return;
+    const every = Math.max(2, Math.floor(this.electionTick / 3));
+    for (const ctx of this.reads.due(this.ticks, every)) {
+      try {
+        this.raw.readIndex(ctx);
+      } catch {
+        // No leader known right now: the batch times out unless a leader appears in time.
+      }
+    }
   }
 
   private receive(m: Message): void {

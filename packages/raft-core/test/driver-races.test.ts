@@ -177,7 +177,7 @@ describe('bug 4: read contexts are unique across restarts', () => {
           () => {},
         );
         expect(ctx).not.toBeNull();
-        t.submitted(ctx as number);
+        t.submitted(ctx as number, 0);
         expect(seen.has(ctx as number), `context ${ctx} reused`).toBe(false);
         seen.add(ctx as number);
       }

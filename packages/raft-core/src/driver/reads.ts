@@ -18,6 +18,8 @@ interface ReadBatch {
   readonly waiters: Waiter[];
   /** Tick count after which the batch fails with `Timeout`. */
   readonly deadline: number;
+  /** Tick count when its ReadIndex request was last made. */
+  sentAt: number;
   /** The read index, once known (-1 before). */
   index: Index;
 }
@@ -72,16 +74,32 @@ export class ReadTracker {
       this.open.waiters.push(w);
       return null;
     }
-    this.open = { context: this.nextContext(), waiters: [w], deadline, index: -1 };
+    this.open = { context: this.nextContext(), waiters: [w], deadline, index: -1, sentAt: 0 };
     return this.open.context;
   }
 
-  /** Closes the open batch with `context`; it now waits for its read state. */
-  submitted(context: number): void {
+  /** Closes the open batch with `context` (requested at tick `now`); it waits for its state. */
+  submitted(context: number, now: number): void {
     const b = this.open;
     if (b === null || b.context !== context) return;
     this.open = null;
+    b.sentAt = now;
     this.inFlight.set(context, b);
+  }
+
+  /**
+   * Contexts of batches still without a read index whose request was made `every` ticks ago or
+   * earlier (their MsgReadIndex or its answer may have been lost): the caller asks again with
+   * the same context, and an answer to either request serves the batch once.
+   */
+  due(now: number, every: number): number[] {
+    const out: number[] = [];
+    for (const b of this.inFlight.values()) {
+      if (now - b.sentAt < every) continue;
+      b.sentAt = now;
+      out.push(b.context);
+    }
+    return out;
   }
 
   /** Closes the open batch with `context` and rejects it (the request could not be made). */

@@ -34,7 +34,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
   const snapshots = rng.chance(0.6);
   const membership = rng.chance(0.5);
   const transfers = rng.chance(0.5);
-  const lease = checkQuorum && rng.chance(0.3);
+  const lease = checkQuorum && rng.chance(0.45);
   const features = [
     preVote ? 'prevote' : '',
     checkQuorum ? 'checkquorum' : '',
@@ -169,7 +169,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     while (c.now < end) {
       await c.run(rng.int(20, 600));
       faults++;
-      const action = rng.int(0, 17);
+      const action = rng.int(0, 19);
       const victim = rng.pick(c.ids);
       if (process.env.SIM_DEBUG)
         console.log(`t=${c.now.toFixed(0)} action ${action} victim ${victim} leader=${c.leader()}`);
@@ -230,12 +230,25 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           break;
         }
         case 12: {
-          // Bounce: crash and restart at once, so messages sent before the crash (and answers
-          // to them) arrive at the new incarnation.
+          // Bounce (sometimes a crash loop): crash and restart at once, so messages sent before
+          // the crash — and late answers to them — arrive at a new incarnation.
           if (c.isAlive(victim) && !removed.has(victim)) {
-            c.crash(victim);
-            await c.run(rng.int(0, 30));
-            await c.restart(victim);
+            const l = c.leader();
+            if (l !== null && l !== victim && rng.chance(0.5)) {
+              const kind = rng.pick([
+                'MsgReadIndexResp',
+                'MsgAppResp',
+                'MsgApp',
+                'MsgSnap',
+              ] as const);
+              c.slowLink(l, victim, rng.int(50, 600), [kind]);
+            }
+            for (let i = rng.int(1, 3); i > 0; i--) {
+              c.crash(victim);
+              await c.run(rng.int(0, 30));
+              await c.restart(victim);
+              await c.run(rng.int(5, 80));
+            }
             down.delete(victim);
           }
           break;
@@ -265,10 +278,34 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           break;
         }
         case 14: {
-          // Cut the leader off for a while: it may still believe it leads (and serve reads)
-          // while the others elect a new leader and commit.
+          // Cut the leader off for a while — fully, or only its incoming side (it still sends,
+          // hears nobody): it may still believe it leads (and serve reads) while the others
+          // elect a new leader and commit.
           const l = c.leader();
-          if (l !== null) c.disconnect(l);
+          if (l !== null && rng.chance(0.5)) c.disconnect(l);
+          else if (l !== null) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          break;
+        }
+        case 18:
+        case 19: {
+          // A leadership transfer in a bad network: one kind of message from the leader to the
+          // target is late (longer than an election timeout), and a moment later the leader may
+          // stop hearing anyone.
+          const l = c.leader();
+          const voters = c.members()?.voters.filter((id) => id !== l && c.isAlive(id)) ?? [];
+          if (l === null || voters.length === 0 || !transfers) break;
+          const t = rng.pick(voters);
+          const kind = rng.pick([
+            'MsgTimeoutNow',
+            'MsgTimeoutNow',
+            'MsgApp',
+            'MsgHeartbeat',
+          ] as const);
+          const deafAfter = rng.int(100, 400);
+          c.slowLink(l, t, deafAfter + rng.int(20, 300), [kind]);
+          void c.track(c.node(l).transferLeadership(t), 'transfer').catch(() => {});
+          await c.run(deafAfter);
+          if (rng.chance(0.7)) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
           break;
         }
         case 15: {
@@ -330,6 +367,31 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     const last = await c.one(enc(`s${seed}-final`), members.length, true, 20_000);
     await c.runUntil(() => members.every((id) => c.appliedIndex(id) >= last), 5000);
     c.checkNoLostProposals();
+    // Read liveness on a fair-lossy network: with 3% loss and a stable leader, every
+    // linearizable read must complete (requests and rounds are retried; six tries fail together
+    // with odds of about 1e-8). A read may fail only if the leadership changed while it waited.
+    c.setNetwork({ dropRate: 0.03 });
+    const probes: Promise<void>[] = [];
+    const stuck: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const at = rng.pick(members);
+      const l0 = c.leader(members);
+      const t0 = l0 === null ? -1 : c.termOf(l0);
+      probes.push(
+        c.get(at, 'a').then((r) => {
+          if (r.ok || !c.isAlive(at)) return;
+          const l1 = c.leader(members);
+          const code = (r.error as { code?: string }).code;
+          if (l1 === l0 && l1 !== null && c.termOf(l1) === t0 && code === 'Timeout')
+            stuck.push(`a read at ${at} timed out with a stable leader ${l1} (3% loss)`);
+        }),
+      );
+      await c.run(rng.int(5, 40));
+    }
+    await c.run(1500);
+    await Promise.all(probes);
+    if (stuck.length > 0) throw new Error(stuck.join('; '));
+    c.setNetwork({ dropRate: 0 });
     // Every promise handed out must settle within a bound once the cluster is healed: run past
     // the longest driver timeout (proposals: 5 election timeouts) and check.
     await c.run(2500);
