@@ -85,6 +85,11 @@ export interface SimClusterOptions {
    * Default 0.
    */
   readonly adversarialCompletionRate?: number;
+  /**
+   * Messages already on the wire when a partition starts still arrive (the cut is behind them).
+   * Default false: a partition also drops messages in flight across it.
+   */
+  readonly inFlightSurvivesPartition?: boolean;
   /** Proposal timeout of every node (ms; default the driver's, 5 election timeouts). */
   readonly proposalTimeoutMs?: number;
   /** Check invariants after every step. Default true. */
@@ -674,8 +679,8 @@ export class SimCluster {
 
   private deliver(from: NodeId, to: NodeId, m: Message): void {
     const slot = this.slots.get(to);
-    if (slot === undefined || !slot.alive || slot.transport === null || !this.canDeliver(from, to))
-      return;
+    if (slot === undefined || !slot.alive || slot.transport === null) return;
+    if (this.opts.inFlightSurvivesPartition !== true && !this.canDeliver(from, to)) return;
     this.traceHash = mixNumber(
       mixNumber(mixNumber(this.traceHash, Math.round(this.now * 1000)), m.term),
       m.type.length,

@@ -62,6 +62,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     // flight while messages (votes, appends, snapshots) are stepped into the core.
     fsyncStallRate: rng.pick([0, 0.02, 0.1]),
     adversarialCompletionRate: rng.pick([0, 0.3, 0.8]),
+    inFlightSurvivesPartition: rng.chance(0.5),
     fsyncStallMs: [10, rng.pick([100, 400])],
     ...(rng.chance(0.5) && { stateMachineDelayMs: [0, rng.pick([2, 20, 80])] as const }),
     network: {
@@ -294,18 +295,36 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           const l = c.leader();
           const voters = c.members()?.voters.filter((id) => id !== l && c.isAlive(id)) ?? [];
           if (l === null || voters.length === 0 || !transfers) break;
-          const t = rng.pick(voters);
+          // To the most up-to-date voter, as an operator (or a stopping leader) would: a
+          // lagging target is brought up to date first and may never get MsgTimeoutNow.
+          const pr = c.node(l)._raw.raft.tracker.progress;
+          const t = voters.reduce((a, b) =>
+            (pr.get(b)?.match ?? 0) > (pr.get(a)?.match ?? 0) ? b : a,
+          );
+          // The late message arrives around the time the transfer gives up (an election
+          // timeout, 300–600 ms here), and the leader goes deaf around then too.
           const kind = rng.pick([
             'MsgTimeoutNow',
             'MsgTimeoutNow',
+            'MsgTimeoutNow',
             'MsgApp',
-            'MsgHeartbeat',
           ] as const);
-          const deafAfter = rng.int(100, 400);
-          c.slowLink(l, t, deafAfter + rng.int(20, 300), [kind]);
+          const deafAfter = rng.int(250, 400);
+          // Start once the target looks caught up (it may lag again by the time it matters).
+          const raftL = c.node(l)._raw.raft;
+          await c.runUntil(
+            () =>
+              !c.isAlive(l) ||
+              raftL.role !== 'leader' ||
+              (raftL.tracker.progress.get(t)?.match ?? 0) >= raftL.log.lastIndex(),
+            300,
+          );
+          if (!c.isAlive(l) || raftL.role !== 'leader') break;
+          c.slowLink(l, t, deafAfter + rng.int(10, 150), [kind]);
           void c.track(c.node(l).transferLeadership(t), 'transfer').catch(() => {});
           await c.run(deafAfter);
-          if (rng.chance(0.7)) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          if (rng.chance(0.2)) c.disconnect(l);
+          else if (rng.chance(0.8)) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
           break;
         }
         case 15: {
