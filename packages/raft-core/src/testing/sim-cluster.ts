@@ -11,6 +11,7 @@ import type {
   StorageWrite,
   Transport,
 } from '../ports.js';
+import type { Raft } from '../raft.js';
 import { confStateFromConfig } from '../tracker/progress-tracker.js';
 import {
   type ConfState,
@@ -697,11 +698,16 @@ export class SimCluster {
   // -------------------------------------------------------------------------------------------
   // Invariants and diagnostics
 
+  /** The live nodes, with their slot and pure core (the per-step checks read these). */
+  private *liveNodes(): Generator<{ slot: NodeSlot; node: RaftNode<SimApplied>; r: Raft }> {
+    for (const slot of this.slots.values()) {
+      if (slot.alive && slot.node !== null) yield { slot, node: slot.node, r: slot.node._raw.raft };
+    }
+  }
+
   private views(): NodeView[] {
     const out: NodeView[] = [];
-    for (const slot of this.slots.values()) {
-      if (!slot.alive || slot.node === null) continue;
-      const r = slot.node._raw.raft;
+    for (const { slot, node, r } of this.liveNodes()) {
       out.push({
         id: slot.id,
         incarnation: slot.incarnation,
@@ -710,7 +716,7 @@ export class SimCluster {
         log: r.log,
         durableTerm: slot.durableTerm,
         conf: confStateFromConfig(r.tracker.config),
-        busy: slot.node._busy,
+        busy: node._busy,
       });
     }
     return out;
@@ -718,15 +724,14 @@ export class SimCluster {
 
   private commitViews(): CommitView[] {
     const out: CommitView[] = [];
-    for (const slot of this.slots.values()) {
-      if (!slot.alive || slot.node === null) continue;
-      const r = slot.node._raw.raft;
+    for (const { slot, r } of this.liveNodes()) {
+      const isLeader = r.role === 'leader';
       out.push({
         id: slot.id,
         log: r.log,
         voters: r.tracker.config.voters,
-        latestVoters: r.role === 'leader' ? null : latestLogVoters(r),
-        isLeader: r.role === 'leader',
+        latestVoters: isLeader ? null : latestLogVoters(r),
+        isLeader,
       });
     }
     return out;
