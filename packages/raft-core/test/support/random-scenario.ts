@@ -238,6 +238,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
             if (l !== null && l !== victim && rng.chance(0.5)) {
               const kind = rng.pick([
                 'MsgReadIndexResp',
+                'MsgReadIndexResp',
                 'MsgAppResp',
                 'MsgApp',
                 'MsgSnap',
@@ -248,7 +249,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
               c.crash(victim);
               await c.run(rng.int(0, 30));
               await c.restart(victim);
-              await c.run(rng.int(5, 80));
+              await c.run(rng.int(5, 250));
             }
             down.delete(victim);
           }
