@@ -13,7 +13,7 @@ import type {
   Transport,
 } from './ports.js';
 import { Raft } from './raft.js';
-import { RawNode, type RawStatus, type Ready } from './raw-node.js';
+import { type PeerProgress, RawNode, type RawStatus, type Ready } from './raw-node.js';
 import {
   type ConfChange,
   type ConfState,
@@ -406,6 +406,11 @@ export class RaftNode<R = unknown> {
 
   status(): NodeStatus {
     return { ...this.raw.status(), stopped: this.stopped, failure: this.failure };
+  }
+
+  /** Leader only: each other member's replication progress (empty on other roles). */
+  progress(): PeerProgress[] {
+    return this.raw.progress();
   }
 
   /** The leader this node believes in, or null. */
