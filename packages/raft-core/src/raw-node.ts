@@ -92,8 +92,10 @@ export interface PeerProgress {
   readonly state: 'probe' | 'replicate' | 'snapshot';
   /** In `snapshot`: the index of the snapshot being sent (else 0). */
   readonly pendingSnapshot: Index;
-  /** Heard from since the last CheckQuorum round (the leader's notion of reachability). */
+  /** Heard from since the last CheckQuorum round (reset each round, so briefly false). */
   readonly recentActive: boolean;
+  /** Heard from within the last election timeout: the leader's steady notion of reachable. */
+  readonly reachable: boolean;
   readonly learner: boolean;
   /** MsgApps sent and not yet acknowledged, and their payload bytes. */
   readonly inflight: number;
@@ -290,6 +292,7 @@ export class RawNode {
         state: pr.state,
         pendingSnapshot: pr.pendingSnapshot,
         recentActive: pr.recentActive,
+        reachable: r.ticksElapsed - pr.lastHeardTick <= r.cfg.electionTick,
         learner: pr.isLearner,
         inflight: pr.inflights.count,
         inflightBytes: pr.inflights.bytes,

@@ -127,7 +127,7 @@ describe('progress()', () => {
       }
       expect(view.map((p) => p.id)).toEqual(['b', 'c']);
       for (const p of view) {
-        expect(p).toMatchObject({ match: index, next: index + 1, learner: false });
+        expect(p).toMatchObject({ match: index, next: index + 1, learner: false, reachable: true });
         expect(p.state).toBe('replicate');
         expect(p.inflight).toBeGreaterThanOrEqual(0);
       }

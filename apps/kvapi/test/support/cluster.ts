@@ -30,6 +30,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The cluster secret every test node gets; admin routes need it as a bearer token. */
+export const TEST_SECRET = 'test-secret';
+export const ADMIN_AUTH: Readonly<Record<string, string>> = {
+  authorization: `Bearer ${TEST_SECRET}`,
+};
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface NodeSpec {
@@ -137,7 +143,7 @@ export class ProcessCluster {
         '--log-level',
         'info',
         '--secret',
-        'test-secret',
+        TEST_SECRET,
         ...this.extraArgs,
       ]),
       { cwd: APP_DIR, stdio: ['ignore', fd, fd] },
