@@ -25,18 +25,22 @@ export class SseParser {
   private event = '';
   private data: string[] = [];
   private id: string | undefined;
+  private skipLf = false;
 
   constructor(private readonly onEvent: (e: SseEvent) => void) {}
 
   push(chunk: string): void {
+    // A CRLF split across chunks: the CR already ended the line, so skip its LF.
+    if (this.skipLf && chunk.startsWith('\n')) chunk = chunk.slice(1);
+    this.skipLf = false;
     this.buf += chunk;
     for (;;) {
       const nl = this.buf.search(/\r\n|\r|\n/);
       if (nl < 0) break;
-      // A lone CR at the end may be the first half of a CRLF split across chunks.
-      if (nl === this.buf.length - 1 && this.buf[nl] === '\r') break;
       const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + (this.buf.startsWith('\r\n', nl) ? 2 : 1));
+      const crlf = this.buf.startsWith('\r\n', nl);
+      if (!crlf && this.buf[nl] === '\r' && nl === this.buf.length - 1) this.skipLf = true;
+      this.buf = this.buf.slice(nl + (crlf ? 2 : 1));
       this.line(line);
     }
   }

@@ -19,7 +19,7 @@ function main(): void {
   wireKeys();
   const cards = new Cards($('cards'), actions);
   const conn = $('conn');
-  $('token-btn').addEventListener('click', () => void askToken());
+  $('token-btn').addEventListener('click', () => void askToken(true));
 
   state.onChange(() => {
     conn.dataset.state = state.mode;

@@ -37,14 +37,21 @@ export async function confirmAction(text: string): Promise<boolean> {
 }
 
 let pending: Promise<boolean> | null = null;
+/** Cancelled once: API calls stop asking (polling would otherwise ask every second). */
+let declined = false;
 
-/** Asks for the bearer token (one prompt even if several calls need it at once). */
-export function askToken(): Promise<boolean> {
+/**
+ * Asks for the bearer token — one prompt even if several calls need it at once, and none
+ * after the user cancelled, unless `byUser` (the header's token button).
+ */
+export function askToken(byUser = false): Promise<boolean> {
+  if (declined && !byUser) return Promise.resolve(false);
   pending ??= (async () => {
     const input = $('token-input') as HTMLInputElement;
     input.value = getToken() ?? '';
     const ok = (await ask($('token-dialog') as HTMLDialogElement)) === 'ok' && input.value !== '';
     if (ok) setToken(input.value);
+    declined = !ok;
     pending = null;
     return ok;
   })();

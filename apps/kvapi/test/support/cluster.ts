@@ -204,7 +204,11 @@ export class ProcessCluster {
 
   async status(id: string): Promise<Record<string, unknown> | null> {
     try {
-      const res = await fetch(`${this.url(id)}/status`, { signal: AbortSignal.timeout(2000) });
+      // With the token, so it also works on nodes that run with `--http-auth all`.
+      const res = await fetch(`${this.url(id)}/status`, {
+        signal: AbortSignal.timeout(2000),
+        headers: ADMIN_AUTH,
+      });
       return (await res.json()) as Record<string, unknown>;
     } catch {
       return null;
