@@ -70,7 +70,7 @@ let leader: string;
 let follower: string;
 
 beforeAll(async () => {
-  c = await ProcessCluster.start();
+  c = await ProcessCluster.start({ extraArgs: ['--snapshot-entries', '20'] });
   leader = await c.waitLeader();
   follower = c.ids.find((id) => id !== leader) as string;
 });
@@ -167,6 +167,31 @@ describe('/events', () => {
     }
   });
 
+  it('reports snapshots as every node takes one', async () => {
+    const s = new Stream(`${c.url(follower)}/events`);
+    try {
+      await s.until('hello', (e) => json<Hello>(e, 'hello'));
+      for (let i = 0; i < 25; i++) {
+        expect(
+          (await fetchHttp(`${c.url(leader)}/kv/snap${i}`, { method: 'PUT', body: 'x' })).status,
+        ).toBe(200);
+      }
+      const takers = new Set<string>();
+      await s.until('a snapshot event from every node', (e) => {
+        const ev = json<ClusterEvent>(e, 'event');
+        if (ev?.kind === 'snapshot' && ev.subject === undefined) {
+          expect(ev.index).toBeGreaterThan(0);
+          takers.add(ev.node);
+        }
+        return takers.size === 3 || undefined;
+      });
+      const st = (await fetchHttp(`${c.url(follower)}/status`)).json();
+      expect(st.snapshotIndex as number).toBeGreaterThan(0);
+    } finally {
+      s.close();
+    }
+  });
+
   it('marks a killed member unreachable and names the observer', async () => {
     const victim = c.ids.find((id) => id !== follower && id !== leader) as string;
     const s = new Stream(`${c.url(follower)}/events`);
@@ -186,6 +211,22 @@ describe('/events', () => {
         return ev?.kind === 'down' && ev.subject === victim ? ev : undefined;
       });
       expect([follower, leader]).toContain(down.node);
+      // Removing the dead member is a membership event on the survivors.
+      const rm = await fetchHttp(`${c.url(follower)}/admin/remove`, {
+        method: 'POST',
+        body: JSON.stringify({ id: victim }),
+        headers: ADMIN_AUTH,
+      });
+      expect(rm.status).toBe(200);
+      const change = await s.until('a membership event', (e) => {
+        const ev = json<ClusterEvent>(e, 'event');
+        return ev?.kind === 'membership' && ev.node === follower ? ev : undefined;
+      });
+      expect(change.text).not.toContain(victim);
+      await s.until('the removed member dropped', (e) => {
+        const x = json<Reachability>(e, 'reach');
+        return x?.id === victim && x.error === 'not a member' ? x : undefined;
+      });
     } finally {
       s.close();
     }

@@ -404,8 +404,14 @@ export class RaftNode<R = unknown> {
     this.kick();
   }
 
+  /** `snapshotIndex` here is the last durable snapshot's index (taken or installed). */
   status(): NodeStatus {
-    return { ...this.raw.status(), stopped: this.stopped, failure: this.failure };
+    return {
+      ...this.raw.status(),
+      snapshotIndex: this.lastSnapshotIndex,
+      stopped: this.stopped,
+      failure: this.failure,
+    };
   }
 
   /** Leader only: each other member's replication progress (empty on other roles). */

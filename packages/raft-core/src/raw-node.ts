@@ -73,7 +73,11 @@ export interface RawStatus {
   readonly commitIndex: Index;
   readonly appliedIndex: Index;
   readonly lastIndex: Index;
-  /** Index of the last entry covered by this node's snapshot (0 before the first). */
+  /**
+   * The index the log starts after: its snapshot's last index (0 before the first). In a
+   * `RaftNode`'s status it is the last durable snapshot instead, which may be ahead: the driver
+   * keeps some entries behind a new snapshot in memory for lagging followers.
+   */
   readonly snapshotIndex: Index;
   readonly confState: ConfState;
 }

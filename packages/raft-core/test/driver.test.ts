@@ -162,6 +162,7 @@ describe('snapshot policy', () => {
         await new Promise((r) => setTimeout(r, 10));
       const snap = await storage.snapshot();
       expect(snap?.meta.index).toBe(node.status().appliedIndex);
+      expect(node.status().snapshotIndex).toBe(snap?.meta.index);
       expect((await storage.initialState()).firstIndex).toBe((snap?.meta.index ?? 0) + 1);
     } finally {
       await node.stop();
