@@ -9,7 +9,7 @@ import { launchChromium } from '../test/support/browser.js';
 import { ADMIN_AUTH, APP_DIR, http, ProcessCluster, sleep } from '../test/support/cluster.js';
 
 const out = resolve(APP_DIR, '../../docs/images/dashboard.png');
-const c = await ProcessCluster.start({ tickMs: 100 });
+const c = await ProcessCluster.start({ tickMs: 100, extraArgs: ['--snapshot-entries', '500'] });
 const b = await launchChromium();
 try {
   const leader = await c.waitLeader();

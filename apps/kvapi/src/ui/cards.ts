@@ -156,7 +156,14 @@ export class Cards {
       const p = leader?.peers.find((x) => x.id === id);
       f('repl', replication(p, leader, leader?.id === id));
       const lag = leader === null || p === undefined ? 0 : Math.max(0, leader.lastIndex - p.match);
-      f('lagtxt', leader === null ? '–' : leader.id === id ? '0' : `${lag} entries`);
+      f(
+        'lagtxt',
+        leader === null
+          ? '–'
+          : leader.id === id
+            ? '0'
+            : `${lag} ${lag === 1 ? 'entry' : 'entries'}`,
+      );
       c.lag.style.width = `${Math.min(100, lag === 0 ? 0 : 5 + Math.log10(lag + 1) * 25)}%`;
       const m = own?.members.find((x) => x.id === id);
       f('http', m?.http ?? s?.http ?? '–');
