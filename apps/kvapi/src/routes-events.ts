@@ -12,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ClusterFeed, type FeedMessage } from './cluster-feed.js';
 import { EventLog } from './events.js';
+import { HttpError } from './http-errors.js';
 import { enumParam, intParam, query } from './request.js';
 import type { Hello } from './schema.js';
 import { formatSse } from './sse.js';
@@ -20,6 +21,9 @@ import type { Ctx } from './writes.js';
 
 /** Stop feeding a client that lets this much pile up unread (it reconnects if alive). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
+
+/** Open streams per node; more get a 503 (each costs a timer and a status build per interval). */
+const MAX_STREAMS = 64;
 
 /** raft-core's default election timeout in ticks (kvapi does not change it). */
 const ELECTION_TICKS = 10;
@@ -48,6 +52,9 @@ export function eventsRoutes(app: FastifyInstance, ctx: Ctx): void {
     const q = query(req.query);
     const scope = enumParam(q, 'scope', ['cluster', 'local'], 'cluster');
     const intervalMs = Math.max(100, Math.min(60_000, intParam(q, 'interval', 1000)));
+    if (open.size >= MAX_STREAMS) {
+      throw new HttpError(503, 'TooManyStreams', `${MAX_STREAMS} event streams are open already`);
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
