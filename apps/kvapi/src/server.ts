@@ -28,7 +28,7 @@ import { Writer } from './writes.js';
 /** Methods allowed per route pattern, for 405 answers. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/(set|get|status|metrics|events)$/, 'GET, HEAD'],
-  [/^\/ui(\/.*)?$/, 'GET, HEAD'],
+  [/^\/ui(\/(index\.html|app\.js|app\.css)?)?$/, 'GET, HEAD'],
   [/^\/kv$/, 'GET, HEAD'],
   [/^\/kv\/.+/, 'GET, HEAD, PUT, DELETE'],
   [/^\/cas\/.+/, 'POST'],

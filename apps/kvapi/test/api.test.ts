@@ -162,6 +162,8 @@ describe('bad input: a JSON 4xx, no crash, no effect', () => {
       { method: 'POST', body: '{}', headers: ADMIN_AUTH },
       400,
     ],
+    ['unknown dashboard asset', '/ui/nope.js', {}, 404],
+    ['POST to the dashboard', '/ui', { method: 'POST', body: 'x' }, 405],
     ['admin without the token', '/admin/promote', { method: 'POST', body: '{"id":"0"}' }, 401],
     [
       'admin with a wrong token',
