@@ -167,7 +167,8 @@ export class ClusterFeed {
   snapshot(): { reach: Reachability[]; statuses: StatusJson[] } {
     const feeds = [...this.feeds.values()];
     return {
-      reach: feeds.map((f) => f.reach),
+      // A feed still opening its first connection knows nothing yet: not "unreachable".
+      reach: feeds.filter((f) => f.reach.error !== 'connecting').map((f) => f.reach),
       statuses: feeds.flatMap((f) => (f.last === null ? [] : [f.last])),
     };
   }
