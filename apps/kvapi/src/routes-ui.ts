@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { HttpError } from './http-errors.js';
 
 /**
@@ -48,7 +48,7 @@ export function uiRoutes(app: FastifyInstance, dir = UI_DIR): void {
       );
     }
   };
-  const serve = (name: string) => async (_req: unknown, reply: import('fastify').FastifyReply) => {
+  const serve = (name: string) => async (_req: unknown, reply: FastifyReply) => {
     const body = await load(name);
     await reply
       .type(FILES[name] as string)

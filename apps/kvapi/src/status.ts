@@ -6,8 +6,6 @@ import { parseMemberContext } from './members.js';
 import type { StatusJson, StatusMember } from './schema.js';
 import type { Ctx } from './writes.js';
 
-export type { StatusJson } from './schema.js';
-
 export function buildStatus(ctx: Ctx): StatusJson {
   const { replica, config, metrics } = ctx;
   const { node, directory } = replica;
