@@ -17,7 +17,7 @@ export type {
   Transport,
 } from './ports.js';
 export type { RaftState } from './raft.js';
-export type { RawStatus, Ready, SoftState } from './raw-node.js';
+export type { PeerProgress, RawStatus, Ready, SoftState } from './raw-node.js';
 export { RawNode } from './raw-node.js';
 export type {
   ConfChange,
