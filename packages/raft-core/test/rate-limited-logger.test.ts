@@ -64,4 +64,18 @@ describe('rateLimitedLogger', () => {
     log.warn('c');
     expect(lines.map(([, msg]) => msg)).toEqual(['a', 'b', 'c', 'a']);
   });
+
+  it('passes no fields argument when given none (console would print "undefined")', () => {
+    const arities: number[] = [];
+    const count = (...args: unknown[]): void => {
+      arities.push(args.length);
+    };
+    const log = rateLimitedLogger({ debug: count, info: count, warn: count, error: count });
+    log.debug('a');
+    log.info('b');
+    log.warn('c');
+    log.error('d');
+    log.info('e', { x: 1 });
+    expect(arities).toEqual([1, 1, 1, 1, 2]);
+  });
 });

@@ -25,6 +25,11 @@ export function rateLimitedLogger(logger: Logger, options: RateLimitOptions = {}
   const maxKeys = options.maxKeys ?? 1_000;
   // key → time of the last line logged, and how many were dropped since.
   const seen = new Map<string, { at: number; suppressed: number }>();
+  // Forward `fields` only when given: `logger: console` would print a trailing "undefined".
+  const call = (level: keyof Logger, msg: string, fields?: LogFields): void => {
+    if (fields === undefined) logger[level](msg);
+    else logger[level](msg, fields);
+  };
   const limited =
     (level: 'warn' | 'error') =>
     (msg: string, fields?: LogFields): void => {
@@ -39,7 +44,7 @@ export function rateLimitedLogger(logger: Logger, options: RateLimitOptions = {}
       if (seen.size >= maxKeys) seen.delete(seen.keys().next().value as string);
       seen.set(key, { at: t, suppressed: 0 });
       const suppressed = entry?.suppressed ?? 0;
-      if (suppressed === 0) logger[level](msg, fields);
+      if (suppressed === 0) call(level, msg, fields);
       else
         logger[level](
           `${msg} (${suppressed} more in the last ${Math.round((t - entry!.at) / 1000)} s)`,
@@ -50,8 +55,8 @@ export function rateLimitedLogger(logger: Logger, options: RateLimitOptions = {}
         );
     };
   return {
-    debug: (msg, fields) => logger.debug(msg, fields),
-    info: (msg, fields) => logger.info(msg, fields),
+    debug: (msg, fields) => call('debug', msg, fields),
+    info: (msg, fields) => call('info', msg, fields),
     warn: limited('warn'),
     error: limited('error'),
   };
