@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
@@ -121,6 +122,10 @@ export class SqliteLogStorage implements LogStorage {
   /** Lower bound of the rows in `log`; rows below `#firstIndex` await background deletion. */
   #minStored: Index = 1;
   #purging: Promise<void> | null = null;
+  /** Descriptor of `<path>-wal`, opened at the first durable save (see `#syncWal`). */
+  #walFd: number | null = null;
+  /** The fdatasync in flight, if any (close waits for it). */
+  #syncing: Promise<void> | null = null;
   #closed = false;
   #failure: unknown;
 
@@ -172,6 +177,11 @@ export class SqliteLogStorage implements LogStorage {
     this.#verifiedTail = Math.max(MIN_VERIFIED_TAIL, cacheEntries);
     this.#cache = new TailCache(cacheEntries, options.tailCacheBytes ?? 4 * 1024 * 1024, 1);
     this.#st = prepareStatements(db);
+    // `synchronous: 'full'` durability is this class's own fdatasync of the WAL after each
+    // commit (see `#syncWal`), run on libuv's thread pool: SQLite's FULL would fsync inside the
+    // commit, on the event loop, stalling every other node and timer of the process for the
+    // whole flush. NORMAL keeps SQLite's own syncs around checkpoints, so nothing else changes.
+    this.#st.syncNormal.run();
     this.#txn = db.transaction((w: PreparedWrite) => this.#write(w));
   }
 
@@ -280,19 +290,13 @@ export class SqliteLogStorage implements LogStorage {
           : encodeState('hard', plainHardState(write.hardState)),
       confState: conf === undefined ? undefined : encodeState('conf', plainConfState(conf)),
     };
-    const relax = !sync && this.#synchronous === 'full';
-    // NB: the transaction (and its fsync) is synchronous and blocks the event loop. Yield one
-    // turn first, so that work already queued — above all the leader's appends, which raft-core
+    // NB: the transaction is synchronous and blocks the event loop (its fsync does not: see
+    // `#syncWal`). Yield one turn first, so that work already queued — above all the leader's appends, which raft-core
     // lets go out before its own write (thesis §10.2.1) — leaves while the disk works.
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.#checkUsable();
     try {
-      if (relax) this.#st.syncNormal.run();
-      try {
-        this.#txn(prepared);
-      } finally {
-        if (relax) this.#st.syncFull.run();
-      }
+      this.#txn(prepared);
     } catch (e) {
       const err = toStorageError(e, `${this.#path}: save failed`);
       this.#failure = err;
@@ -312,6 +316,39 @@ export class SqliteLogStorage implements LogStorage {
     if (write.hardState !== undefined) this.#hardState = plainHardState(write.hardState);
     if (conf !== undefined) this.#confState = plainConfState(conf);
     if (snapshot !== undefined) void this.#startPurge();
+    if (sync && this.#synchronous === 'full') await this.#syncWal();
+  }
+
+  /**
+   * Makes every commit so far durable: fdatasync of the WAL, off the event loop. Linux flushes
+   * a file's dirty pages whichever descriptor asks, so SQLite's own writes are covered. A crash
+   * before it completes loses only commits that were not acknowledged yet: SQLite's WAL recovery
+   * stops at the last commit whose frames are intact, and WAL commits are ordered.
+   */
+  async #syncWal(): Promise<void> {
+    const run = async (): Promise<void> => {
+      try {
+        this.#walFd ??= openSync(`${this.#path}-wal`, 'r');
+        const fd = this.#walFd;
+        await new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (e) => (e === null ? resolve() : reject(e))),
+        );
+      } catch (e) {
+        const err = toStorageError(e, `${this.#path}: fsync failed`);
+        this.#failure ??= err;
+        throw err;
+      }
+    };
+    const p = run();
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.#syncing = settled;
+    void settled.then(() => {
+      if (this.#syncing === settled) this.#syncing = null;
+    });
+    await p;
   }
 
   /**
@@ -358,6 +395,11 @@ export class SqliteLogStorage implements LogStorage {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#purging !== null) await this.#purging;
+    if (this.#syncing !== null) await this.#syncing;
+    if (this.#walFd !== null) {
+      closeSync(this.#walFd);
+      this.#walFd = null;
+    }
     try {
       this.#db.close();
     } catch (e) {
@@ -566,14 +608,8 @@ export class SqliteLogStorage implements LogStorage {
       // NB: no fsync for these commits: the rows are already outside the log, so a delete lost in
       // a power failure only leaves rows that the next open deletes again. WAL keeps commits in
       // order, so the next synced save makes this one durable too.
-      const relax = this.#synchronous === 'full';
       try {
-        if (relax) this.#st.syncNormal.run();
-        try {
-          this.#st.deleteBelow.run(below);
-        } finally {
-          if (relax) this.#st.syncFull.run();
-        }
+        this.#st.deleteBelow.run(below);
       } catch (e) {
         this.#failure = toStorageError(e, `${this.#path}: compaction failed`);
         return;

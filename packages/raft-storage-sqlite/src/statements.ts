@@ -28,7 +28,6 @@ export interface Statements {
   readonly selectChunks: RawStmt<[]>;
   readonly chunkStats: RawStmt<[]>;
   readonly syncNormal: Stmt<[]>;
-  readonly syncFull: Stmt<[]>;
 }
 
 /** `prepareStatements` prepares every statement SqliteLogStorage runs (schema: see schema.ts). */
@@ -66,6 +65,5 @@ export function prepareStatements(db: Database.Database): Statements {
     selectChunks: raw<[]>('SELECT seq, data, crc FROM snapshot_chunk ORDER BY seq'),
     chunkStats: raw<[]>('SELECT count(*), coalesce(sum(length(data)), 0) FROM snapshot_chunk'),
     syncNormal: db.prepare<[]>('PRAGMA synchronous = NORMAL'),
-    syncFull: db.prepare<[]>('PRAGMA synchronous = FULL'),
   };
 }
