@@ -339,7 +339,9 @@ export class SqliteLogStorage implements LogStorage {
     if (snapshot !== undefined) {
       const s = snapshot.stored.meta.index;
       this.#snap = snapshot.stored;
-      if (this.#staged?.encoded === snapshot) this.#staged = null;
+      // A staged snapshot that is installed, or that this one supersedes, is done with (its
+      // file, if never installed, goes at the next open).
+      if (this.#staged !== null && this.#staged.encoded.stored.meta.index <= s) this.#staged = null;
       // The replaced snapshot's chunks (or file) go in the background.
       this.#keepSeqFrom = snapshot.stored.firstSeq;
       this.#keepSeqTo = snapshot.stored.firstSeq + snapshot.stored.chunks;
