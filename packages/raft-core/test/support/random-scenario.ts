@@ -185,6 +185,15 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
       }
     };
 
+    // A client that cached a node keeps reading from it for a while (e.g. a deposed or
+    // isolated leader): every such read is checked for freshness by the simulator.
+    const staleReader = (at: NodeId, count: number, spanMs: number): void => {
+      for (let i = 0; i < count; i++)
+        c.schedule(rng.int(0, spanMs), () => {
+          if (c.isAlive(at)) void c.get(at, rng.pick(['a', 'b', 'c']));
+        });
+    };
+
     // Nemesis.
     const end = c.now + durationMs;
     while (c.now < end) {
@@ -306,6 +315,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           const l = c.leader();
           if (l !== null && rng.chance(0.5)) c.disconnect(l);
           else if (l !== null) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          if (l !== null) staleReader(l, rng.int(2, 8), 600);
           break;
         }
         case 18:
@@ -346,6 +356,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           await c.run(deafAfter);
           if (rng.chance(0.2)) c.disconnect(l);
           else if (rng.chance(0.8)) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          staleReader(l, rng.int(2, 8), 600);
           break;
         }
         case 15: {
