@@ -19,6 +19,7 @@ import { Metrics } from './metrics.js';
 import { Replica } from './replica.js';
 import { parseQuery } from './request.js';
 import { adminRoutes } from './routes-admin.js';
+import { backupRoutes } from './routes-backup.js';
 import { kvRoutes } from './routes-kv.js';
 import { Writer } from './writes.js';
 
@@ -29,6 +30,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/kv\/.+/, 'GET, HEAD, PUT, DELETE'],
   [/^\/cas\/.+/, 'POST'],
   [/^\/admin\/(learner|promote|remove|transfer)$/, 'POST'],
+  [/^\/admin\/backup$/, 'GET, HEAD'],
 ];
 
 export class KvapiServer {
@@ -135,6 +137,7 @@ export class KvapiServer {
     writer.register(app);
     kvRoutes(app, ctx, writer);
     adminRoutes(app, ctx);
+    backupRoutes(app, ctx);
 
     const { host, port } = parseHostPort(config.http, '--http');
     try {
