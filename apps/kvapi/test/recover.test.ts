@@ -76,8 +76,10 @@ describe('kvapi recover (lost quorum)', () => {
       await n.addVoter(survivor, id);
     }
     const members = ['3', '4', survivor].sort();
-    const st = await n.status('3');
-    expect((st?.members as { id: string }[]).map((m) => m.id).sort()).toEqual(members);
+    const ids = async (id: string): Promise<string[]> =>
+      (((await n!.status(id))?.members ?? []) as { id: string }[]).map((m) => m.id).sort();
+    await expect.poll(() => ids('3'), { timeout: 15_000 }).toEqual(members);
+    await expect.poll(() => ids('4'), { timeout: 15_000 }).toEqual(members);
 
     // Every write acknowledged before the loss reads back (linearizable) from the new nodes...
     const fresh = new KvClient({ endpoints: [n.url('3'), n.url('4')], timeoutMs: 15_000 });
