@@ -4,7 +4,7 @@
  * runs (recovered, restored, joined); `runKvapi` runs a subcommand to completion. Everything
  * lives in one temp dir that `destroy()` removes after killing every process.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,23 @@ export function runKvapi(args: readonly string[]): {
     stderr: r.stderr,
     json: () => JSON.parse(r.stdout) as Record<string, unknown>,
   };
+}
+
+/** {@link runKvapi} without blocking the test's event loop (clients keep running meanwhile). */
+export function runKvapiAsync(
+  args: readonly string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      kvapiCommand(args),
+      { cwd: APP_DIR, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+        resolve({ status: code, stdout, stderr });
+      },
+    );
+  });
 }
 
 export class Nodes {
