@@ -46,7 +46,7 @@ export class KvapiServer {
     const headersTimeout = config.headersTimeoutMs;
     const app = Fastify({
       logger: { level: config.logLevel, base: { node: config.node } },
-      // Requests are logged at debug by our onResponse hook (TOOLCHAIN §6e: info costs ~40%).
+      // Requests are logged at debug by our onResponse hook (docs/toolchain.md: info costs ~40%).
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: config.bodyLimit,
       connectionTimeout: 120_000,
