@@ -16,7 +16,7 @@ export type {
   TimerHandle,
   Transport,
 } from './ports.js';
-export type { RaftState } from './raft.js';
+export type { RaftState, ReadState } from './raft.js';
 export type { RawStatus, Ready, SoftState } from './raw-node.js';
 export { RawNode } from './raw-node.js';
 export type {

@@ -131,11 +131,17 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
 
 /** Counters of one transport (monotonic since construction). */
 export interface WsTransportCounters {
+  /** WebSocket frames written (each carries one or more messages). */
   framesSent: number;
+  /** Raft messages written. */
   messagesSent: number;
+  /** Frame bytes written. */
   bytesSent: number;
+  /** Frames received and decoded. */
   framesReceived: number;
+  /** Raft messages received and delivered. */
   messagesReceived: number;
+  /** Frame bytes received. */
   bytesReceived: number;
   /** Messages dropped because a lane's queue was full. */
   droppedQueueFull: number;
@@ -192,6 +198,7 @@ export interface WsTransportStats extends Readonly<WsTransportCounters> {
   readonly timers: number;
   /** Messages queued on all lanes, and their encoded size. */
   readonly queuedMessages: number;
+  /** The encoded size of the queued messages. */
   readonly queuedBytes: number;
   /** Bytes written to outbound sockets but not yet to the kernel (bounded by `highWaterMarkBytes` + one frame). */
   readonly bufferedBytes: number;

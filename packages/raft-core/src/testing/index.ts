@@ -3,10 +3,14 @@ export type {
   CheckOptions,
   CheckOutcome,
   CheckResult,
+  KvCas,
+  KvDelete,
+  KvGet,
   KvHistory,
   KvInput,
   KvOperation,
   KvOutput,
+  KvPut,
   KvState,
   Model,
   Operation,
@@ -20,12 +24,17 @@ export {
   kvModel,
 } from './linearizability/index.js';
 export {
+  type LogStorageConformanceCase,
   type LogStorageFactory,
   logStorageConformance,
   logStorageConformanceCases,
 } from './log-storage-conformance.js';
 export { MemoryLogStorage } from './memory-log-storage.js';
-export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
+export {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  MemoryTransport,
+} from './memory-transport.js';
 export { Rng } from './rng.js';
 export {
   type ProposeOutcome,
@@ -35,7 +44,9 @@ export {
   type SimStats,
 } from './sim-cluster.js';
 export {
+  type TransportConformanceCase,
   type TransportFactory,
+  type TransportHarness,
   transportConformance,
   transportConformanceCases,
 } from './transport-conformance.js';
