@@ -1,3 +1,10 @@
+/**
+ * Raft consensus as a pure, deterministic state machine ({@link RawNode}), the async driver
+ * that runs it against storage, transport and a state machine ({@link RaftNode}), the ports
+ * those implement, and the value types they exchange.
+ *
+ * @module index
+ */
 export { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 export type { RaftConfig } from './config.js';
 export type { RaftErrorCode } from './errors.js';

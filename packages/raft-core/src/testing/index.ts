@@ -1,3 +1,10 @@
+/**
+ * `raft-core/testing`: in-memory storage and transport, a deterministic cluster simulator with
+ * invariant checks, conformance suites for storage and transport implementations, and a
+ * linearizability checker.
+ *
+ * @module testing
+ */
 export { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
 export type {
   CheckOptions,
