@@ -42,16 +42,24 @@ export function writeFileDurably(path: string, bytes: Uint8Array): void {
   }
 }
 
-/** Fetches a backup from a running node (`HOST:PORT` or a URL), verifies it and writes `out`. */
+/**
+ * Fetches a backup from a running node (`HOST:PORT` or a URL), verifies it and writes `out`.
+ * `secret` is the cluster secret, sent as the bearer token that `/admin/*` routes require on a
+ * node started with one.
+ */
 export async function backupFromNode(
   from: string,
   out: string,
   timeoutMs: number,
+  secret: string | undefined,
 ): Promise<BackupHeader> {
   const base = /^https?:\/\//.test(from) ? from.replace(/\/+$/, '') : `http://${from}`;
   let res: Response;
   try {
-    res = await fetch(`${base}/admin/backup`, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(`${base}/admin/backup`, {
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(secret !== undefined && { headers: { authorization: `Bearer ${secret}` } }),
+    });
   } catch (e) {
     throw new ToolError(`cannot reach ${base}: ${(e as Error).message}`);
   }

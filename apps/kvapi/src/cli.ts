@@ -19,6 +19,8 @@ export interface KvapiConfig {
   readonly cluster: readonly ClusterMember[];
   readonly data: string;
   readonly secret: string | undefined;
+  /** With a secret: which HTTP routes need `Authorization: Bearer <secret>` (see auth.ts). */
+  readonly httpAuth: 'admin' | 'all';
   readonly clusterId: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly snapshotEntries: number;
@@ -54,6 +56,9 @@ A replicated key-value store over HTTP (Raft via tsraft). goraft-compatible flag
 Options:
   --secret S              shared cluster secret for the peer links' HMAC handshake (or env
                           KVAPI_SECRET). Without it peer links are unauthenticated (a warning).
+                          With it, HTTP admin routes need "Authorization: Bearer S".
+  --http-auth admin|all   with --secret: admin = only /admin/* need the token (default);
+                          all = every route but the /ui page itself (reads too)
   --cluster-id ID         cluster identity checked by storage and peer handshakes (default kvapi)
   --join                  start empty and wait to be added (POST /admin/learner on the cluster)
   --tick-ms N             raft tick in ms (default 100: heartbeats 100 ms, elections 1-2 s)
@@ -150,6 +155,7 @@ export function parseCli(
         cluster: { type: 'string' },
         data: { type: 'string' },
         secret: { type: 'string' },
+        'http-auth': { type: 'string' },
         'cluster-id': { type: 'string' },
         'log-level': { type: 'string' },
         'snapshot-entries': { type: 'string' },
@@ -195,6 +201,10 @@ export function parseCli(
     throw new UsageError('--cluster-id: 1-255 bytes');
   }
   const secret = str('secret') ?? env.KVAPI_SECRET;
+  const httpAuth = str('http-auth') ?? 'admin';
+  if (httpAuth !== 'admin' && httpAuth !== 'all') {
+    throw new UsageError(`--http-auth: expected admin or all, got ${httpAuth}`);
+  }
   const maxValueBytes = int(str('max-value-bytes'), '--max-value-bytes', 1024 * 1024, 1);
   return {
     node,
@@ -202,6 +212,7 @@ export function parseCli(
     cluster,
     data: str('data') ?? `./data/node-${node}`,
     secret: secret === '' ? undefined : secret,
+    httpAuth,
     clusterId,
     logLevel: level as KvapiConfig['logLevel'],
     snapshotEntries: int(str('snapshot-entries'), '--snapshot-entries', 10_000, 0),

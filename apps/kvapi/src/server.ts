@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
+import { registerAuth } from './auth.js';
 import type { KvapiConfig } from './cli.js';
 import { parseHostPort } from './cli.js';
 import { Forwarder } from './forward.js';
@@ -20,12 +21,15 @@ import { Replica } from './replica.js';
 import { parseQuery } from './request.js';
 import { adminRoutes } from './routes-admin.js';
 import { backupRoutes } from './routes-backup.js';
+import { eventsRoutes } from './routes-events.js';
 import { kvRoutes } from './routes-kv.js';
+import { uiRoutes } from './routes-ui.js';
 import { Writer } from './writes.js';
 
 /** Methods allowed per route pattern, for 405 answers. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
-  [/^\/(set|get|status|metrics)$/, 'GET, HEAD'],
+  [/^\/(set|get|status|metrics|events)$/, 'GET, HEAD'],
+  [/^\/ui(\/(index\.html|app\.js|app\.css)?)?$/, 'GET, HEAD'],
   [/^\/kv$/, 'GET, HEAD'],
   [/^\/kv\/.+/, 'GET, HEAD, PUT, DELETE'],
   [/^\/cas\/.+/, 'POST'],
@@ -78,7 +82,7 @@ export class KvapiServer {
       await app.close();
       throw e;
     });
-    const forwarder = new Forwarder(config.node);
+    const forwarder = new Forwarder(config.node, config.secret);
     const metrics = new Metrics(replica.node, replica.transport, () => replica.peers());
     replica.onSnapshot = () => metrics.snapshots.inc();
     const ctx = { config, replica, forwarder, metrics };
@@ -93,6 +97,7 @@ export class KvapiServer {
       app.log.info({ leader, term }, `leader is ${leader ?? 'unknown'} at term ${term}`),
     );
 
+    registerAuth(app, config);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -138,6 +143,8 @@ export class KvapiServer {
     kvRoutes(app, ctx, writer);
     adminRoutes(app, ctx);
     backupRoutes(app, ctx);
+    eventsRoutes(app, ctx);
+    uiRoutes(app);
 
     const { host, port } = parseHostPort(config.http, '--http');
     try {

@@ -18,10 +18,11 @@ export const TOOLS_USAGE = `Operator subcommands (the node must be stopped unles
   kvapi recover --data DIR --node ID [--cluster-id ID]
       lost-quorum recovery: make this node the only voter of a new configuration, keeping
       every entry in its log (see docs/operations.md before using it)
-  kvapi backup --from HOST:PORT OUT          (the node keeps running)
+  kvapi backup --from HOST:PORT [--secret S] [--timeout-ms N] OUT   (the node keeps running)
   kvapi backup --data DIR --node ID [--cluster-id ID] OUT
-      write a verified backup file: from a running node's GET /admin/backup (linearizable),
-      or from a stopped node's committed entries
+      write a verified backup file: from a running node's GET /admin/backup (linearizable;
+      --secret or env KVAPI_SECRET is its bearer token), or from a stopped node's committed
+      entries
   kvapi restore IN --data DIR --node ID --cluster LIST [--cluster-id ID]
       create a new cluster's member from a backup; run it on every member of LIST, then start
       each with the same --cluster (DIR must be empty or missing)`;
@@ -102,6 +103,7 @@ export async function runTool(argv: readonly string[]): Promise<Record<string, u
         ...DATA,
         from: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        secret: { type: 'string' },
       });
       const [out] = positionals(p, 1, 'one output file', tool) as [string];
       const from = p.values.from;
@@ -111,7 +113,9 @@ export async function runTool(argv: readonly string[]): Promise<Record<string, u
         const t = Number(p.values['timeout-ms'] ?? 60_000);
         if (!Number.isSafeInteger(t) || t < 1)
           throw new UsageError('backup: --timeout-ms must be a positive integer');
-        return { backup: out, ...(await backupFromNode(from, out, t)) };
+        const s = (p.values.secret as string | undefined) ?? process.env.KVAPI_SECRET;
+        const secret = s === undefined || s === '' ? undefined : s;
+        return { backup: out, ...(await backupFromNode(from, out, t, secret)) };
       }
       const header = await backupFromData({
         data: need(p, 'data', tool),

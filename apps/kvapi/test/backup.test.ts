@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient } from 'raft-kv';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runTool } from '../src/tools.js';
 import { http } from './support/cluster.js';
-import { Nodes, runKvapi, runKvapiAsync } from './support/nodes.js';
+import { Nodes, runKvapi, runKvapiAsync, SECRET } from './support/nodes.js';
 
 let n: Nodes | undefined;
 
@@ -45,7 +46,14 @@ describe('kvapi backup and restore', () => {
     while (acked < 5) await new Promise((r) => setTimeout(r, 20));
     const out = join(n.dir, 'backups', 'cluster.backup');
     const ackedBefore = acked;
-    const bk = await runKvapiAsync(['backup', '--from', n.httpAddress(follower), out]);
+    const bk = await runKvapiAsync([
+      'backup',
+      '--from',
+      n.httpAddress(follower),
+      '--secret',
+      SECRET,
+      out,
+    ]);
     const ackedAfter = acked;
     stop = true;
     await load;
@@ -117,10 +125,15 @@ describe('kvapi backup and restore', () => {
     await n.start('a', ['--cluster', n.clusterArg(['a'])]);
     await n.waitLeader(['a']);
     await http(`${n.url('a')}/kv/hello`, { method: 'PUT', body: 'world' });
-    const res = await http(`${n.url('a')}/admin/backup`);
-    expect(res.status).toBe(200);
+    // /admin/backup is an admin route: it needs the cluster secret as a bearer token.
+    const open = await http(`${n.url('a')}/admin/backup`);
+    expect(open.status).toBe(401);
     const good = join(n.dir, 'good.backup');
-    expect(runKvapi(['backup', '--from', n.url('a'), good]).status).toBe(0);
+    const refused = runKvapi(['backup', '--from', n.url('a'), good]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/answered 401/);
+    // The remaining refusals run in-process (the same code as the subcommand's).
+    await runTool(['backup', '--from', n.url('a'), '--secret', SECRET, good]);
 
     const file = readFileSync(good);
     const truncated = join(n.dir, 'truncated.backup');
@@ -129,22 +142,33 @@ describe('kvapi backup and restore', () => {
     const copy = Buffer.from(file);
     copy[copy.length - 3] = (copy[copy.length - 3] as number) ^ 0xff;
     writeFileSync(flipped, copy);
-    const restoreTo = (input: string, id: string, data = n!.dataDir(id)) =>
-      runKvapi(['restore', input, '--data', data, '--node', id, '--cluster', n!.clusterArg([id])]);
-    const t = restoreTo(truncated, 'z');
-    expect(t.status).toBe(1);
-    expect(t.stderr).toMatch(/truncated/);
-    const f = restoreTo(flipped, 'z');
-    expect(f.status).toBe(1);
-    expect(f.stderr).toMatch(/checksum mismatch/);
+    const restoreTo = (input: string, id: string) =>
+      runTool([
+        'restore',
+        input,
+        '--data',
+        n!.dataDir(id),
+        '--node',
+        id,
+        '--cluster',
+        n!.clusterArg([id]),
+      ]);
+    await expect(restoreTo(truncated, 'z')).rejects.toThrow(/truncated/);
+    await expect(restoreTo(flipped, 'z')).rejects.toThrow(/checksum mismatch/);
     // A data directory in use (or any non-empty one) is never overwritten.
-    const busy = restoreTo(good, 'a');
-    expect(busy.status).toBe(1);
-    expect(busy.stderr).toMatch(/not empty/);
+    await expect(restoreTo(good, 'a')).rejects.toThrow(/not empty/);
+    expect(existsSync(n.dataDir('z'))).toBe(false);
 
     await n.kill('a');
-    const gone = runKvapi(['backup', '--from', n.httpAddress('a'), join(n.dir, 'x.backup')]);
-    expect(gone.status).toBe(1);
-    expect(gone.stderr).toMatch(/cannot reach/);
+    await expect(
+      runTool([
+        'backup',
+        '--from',
+        n.httpAddress('a'),
+        '--secret',
+        SECRET,
+        join(n.dir, 'x.backup'),
+      ]),
+    ).rejects.toThrow(/cannot reach/);
   });
 });

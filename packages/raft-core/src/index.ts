@@ -24,7 +24,7 @@ export type {
   Transport,
 } from './ports.js';
 export type { RaftState, ReadState } from './raft.js';
-export type { RawStatus, Ready, SoftState } from './raw-node.js';
+export type { PeerProgress, RawStatus, Ready, SoftState } from './raw-node.js';
 export { RawNode } from './raw-node.js';
 export type {
   ConfChange,

@@ -13,7 +13,7 @@ import type {
   Transport,
 } from './ports.js';
 import { Raft } from './raft.js';
-import { RawNode, type RawStatus, type Ready } from './raw-node.js';
+import { type PeerProgress, RawNode, type RawStatus, type Ready } from './raw-node.js';
 import {
   type ConfChange,
   type ConfState,
@@ -441,9 +441,22 @@ export class RaftNode<R = unknown> {
     this.kick();
   }
 
-  /** The node's current state (term, role, leader, indexes, configuration), for monitoring. */
+  /**
+   * The node's current state (term, role, leader, indexes, configuration), for monitoring.
+   * `snapshotIndex` here is the last durable snapshot's index (taken or installed).
+   */
   status(): NodeStatus {
-    return { ...this.raw.status(), stopped: this.stopped, failure: this.failure };
+    return {
+      ...this.raw.status(),
+      snapshotIndex: this.lastSnapshotIndex,
+      stopped: this.stopped,
+      failure: this.failure,
+    };
+  }
+
+  /** Leader only: each other member's replication progress (empty on other roles). */
+  progress(): PeerProgress[] {
+    return this.raw.progress();
   }
 
   /** The leader this node believes in, or null. */

@@ -83,8 +83,41 @@ export interface RawStatus {
   readonly appliedIndex: Index;
   /** The index of the last entry in its log. */
   readonly lastIndex: Index;
+  /**
+   * The index the log starts after: its snapshot's last index (0 before the first). In a
+   * `RaftNode`'s status it is the last durable snapshot instead, which may be ahead: the driver
+   * keeps some entries behind a new snapshot in memory for lagging followers.
+   */
+  readonly snapshotIndex: Index;
   /** The configuration in force (the latest applied). */
   readonly confState: ConfState;
+}
+
+/**
+ * `PeerProgress` is the leader's view of one other member's replication (a copy of its
+ * `Progress`, Figure 2 "nextIndex[]/matchIndex[]"), for dashboards and metrics.
+ */
+export interface PeerProgress {
+  /** The member. */
+  readonly id: NodeId;
+  /** Highest index known to be replicated on the peer. */
+  readonly match: Index;
+  /** Next index the leader will send. */
+  readonly next: Index;
+  /** `probe` (finding the match point), `replicate` (pipelining) or `snapshot` (sending one). */
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  /** In `snapshot`: the index of the snapshot being sent (else 0). */
+  readonly pendingSnapshot: Index;
+  /** Heard from since the last CheckQuorum round (reset each round, so briefly false). */
+  readonly recentActive: boolean;
+  /** Heard from within the last election timeout: the leader's steady notion of reachable. */
+  readonly reachable: boolean;
+  /** True for a learner (it does not vote). */
+  readonly learner: boolean;
+  /** MsgApps sent and not yet acknowledged. */
+  readonly inflight: number;
+  /** Payload bytes of the unacknowledged MsgApps. */
+  readonly inflightBytes: number;
 }
 
 /**
@@ -277,7 +310,31 @@ export class RawNode {
       commitIndex: r.log.committed,
       appliedIndex: r.log.applied,
       lastIndex: r.log.lastIndex(),
+      snapshotIndex: r.log.snapshotIndex(),
       confState: confStateFromConfig(r.tracker.config),
     };
+  }
+
+  /** Leader only: replication progress of every other member, by id; empty elsewhere. */
+  progress(): PeerProgress[] {
+    const r = this.raft;
+    if (r.role !== 'leader') return [];
+    const out: PeerProgress[] = [];
+    for (const [id, pr] of r.tracker.progress) {
+      if (id === r.id) continue;
+      out.push({
+        id,
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        pendingSnapshot: pr.pendingSnapshot,
+        recentActive: pr.recentActive,
+        reachable: r.ticksElapsed - pr.lastHeardTick <= r.cfg.electionTick,
+        learner: pr.isLearner,
+        inflight: pr.inflights.count,
+        inflightBytes: pr.inflights.bytes,
+      });
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_DIR, freePort, http, kvapiCommand, sleep } from './cluster.js';
 
+/** The cluster secret every node gets; also the bearer token of the admin routes. */
+export const SECRET = 'ops-test-secret';
+
 export interface Addr {
   readonly id: string;
   readonly httpPort: number;
@@ -114,7 +117,7 @@ export class Nodes {
         '--tick-ms',
         '50',
         '--secret',
-        'ops-test-secret',
+        SECRET,
         '--log-level',
         'info',
         ...args,
@@ -182,7 +185,11 @@ export class Nodes {
   /** Adds `id` as a learner through `via`'s admin route, then promotes it to voter. */
   async addVoter(via: string, id: string): Promise<void> {
     const post = (path: string, body: unknown) =>
-      http(`${this.url(via)}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      http(`${this.url(via)}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${SECRET}` },
+      });
     const add = await post('/admin/learner', {
       id,
       peer: this.peerAddress(id),

@@ -543,10 +543,28 @@ export class SimCluster {
     if (slot.node === null)
       return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
     const sm = slot.sm;
+    const since = this.committedHighWater();
     return this.track(slot.node.read(), `read at ${id}`).then(
-      () => ({ ok: true, value: sm?.kv.get(key) ?? null }) as const,
+      () => {
+        try {
+          this.checker.reads.check(id, since, sm?.lastApplied ?? 0);
+        } catch (e) {
+          this._violation(this.annotate(e));
+        }
+        return { ok: true, value: sm?.kv.get(key) ?? null } as const;
+      },
       (error: unknown) => ({ ok: false, error }) as const,
     );
+  }
+
+  /**
+   * The highest index any node has committed so far: the checked record, and what live nodes
+   * report now (this step's changes are checked only after it).
+   */
+  committedHighWater(): Index {
+    let high = this.checker.committedHighWater();
+    for (const { r } of this.liveNodes()) if (r.log.committed > high) high = r.log.committed;
+    return high;
   }
 
   /** The local (possibly stale) value of `key` at `id`. */

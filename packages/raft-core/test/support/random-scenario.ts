@@ -84,6 +84,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     thinkMs: [1, 30],
   });
   const removed = new Set<NodeId>();
+  const down = new Set<NodeId>();
   let spare = 0;
   try {
     kv.start();
@@ -162,10 +163,29 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           'replace',
         ).then(() => removed.add(victim), ignore);
       }
+      // Leader churn around a configuration change: the leader vanishes while the change (or
+      // the joint configuration's second step) is replicated, committed or applied, so the next
+      // election runs on nodes whose logs and applied configurations disagree.
+      if (choice >= 2 && rng.chance(0.5)) {
+        await c.run(rng.int(5, 200));
+        const now = c.leader();
+        const how = rng.int(0, 2);
+        if (how === 2) {
+          // Any split, removed members included: a lagging node may campaign with the help of
+          // a member the change removed while the new majority goes on committing.
+          const shuffled = rng.shuffle(c.ids.filter((id) => c.isAlive(id)));
+          const cut = rng.int(1, Math.max(1, shuffled.length - 1));
+          c.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+        } else if (now !== null && c.isAlive(now)) {
+          if (how === 0) {
+            c.crash(now);
+            down.add(now);
+          } else c.disconnect(now);
+        }
+      }
     };
 
     // Nemesis.
-    const down = new Set<NodeId>();
     const end = c.now + durationMs;
     while (c.now < end) {
       await c.run(rng.int(20, 600));
@@ -238,6 +258,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
             if (l !== null && l !== victim && rng.chance(0.5)) {
               const kind = rng.pick([
                 'MsgReadIndexResp',
+                'MsgReadIndexResp',
                 'MsgAppResp',
                 'MsgApp',
                 'MsgSnap',
@@ -248,7 +269,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
               c.crash(victim);
               await c.run(rng.int(0, 30));
               await c.restart(victim);
-              await c.run(rng.int(5, 80));
+              await c.run(rng.int(5, 250));
             }
             down.delete(victim);
           }
