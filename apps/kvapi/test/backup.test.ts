@@ -37,13 +37,21 @@ describe('kvapi backup and restore', () => {
     // Writes keep going, one after the other, while the backup is taken from a follower.
     let stop = false;
     let acked = 0;
+    let loadError: unknown;
     const load = (async () => {
       while (!stop) {
         await client.put(`load/${String(acked).padStart(6, '0')}`, 'L');
         acked++;
       }
-    })();
-    while (acked < 5) await new Promise((r) => setTimeout(r, 20));
+    })().catch((e: unknown) => {
+      loadError = e;
+    });
+    const until = Date.now() + 30_000;
+    while (acked < 5 && loadError === undefined && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(loadError).toBeUndefined();
+    expect(acked).toBeGreaterThanOrEqual(5);
     const out = join(n.dir, 'backups', 'cluster.backup');
     const ackedBefore = acked;
     const bk = await runKvapiAsync([
@@ -57,6 +65,7 @@ describe('kvapi backup and restore', () => {
     const ackedAfter = acked;
     stop = true;
     await load;
+    expect(loadError).toBeUndefined();
     expect(bk.status, bk.stderr).toBe(0);
     const header = JSON.parse(bk.stdout) as Record<string, unknown>;
     expect(header).toMatchObject({ format: 'kvapi-backup', node: follower, voters: old });
