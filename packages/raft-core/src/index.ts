@@ -7,6 +7,8 @@
  */
 export { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 export type { RaftConfig } from './config.js';
+export type { RateLimitOptions } from './driver/rate-limited-logger.js';
+export { rateLimitedLogger } from './driver/rate-limited-logger.js';
 export type { RaftErrorCode } from './errors.js';
 export { FatalError, NotLeaderError, RaftError, RaftInvariantError } from './errors.js';
 export type { LogFields, Logger } from './logger.js';

@@ -175,7 +175,8 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
  *
  * Every promise it hands out settles exactly once (`driver/`: proposals, reads, transfers);
  * storage writes go through one queue, so a snapshot saved in the background never overlaps
- * (or overtakes) the log writes of the loop.
+ * (or overtakes) the log writes of the loop — except `LogStorage.stageSnapshot`, which writes a
+ * snapshot's data beside the queue so that a large snapshot does not pause the log.
  */
 export class RaftNode<R = unknown> {
   /** This node's id. */
@@ -753,6 +754,16 @@ export class RaftNode<R = unknown> {
     }
     if (this.stopped) return;
     const snapshot: Snapshot = { meta, data };
+    if (this.storage.stageSnapshot !== undefined) {
+      // The bulk of the write happens here, outside the storage queue: log saves go on.
+      try {
+        await this.storage.stageSnapshot(snapshot);
+      } catch (e) {
+        this.fail(e, 'Storage');
+        return;
+      }
+      if (this.stopped) return;
+    }
     try {
       await this.enqueueWrite(async () => {
         // A newer snapshot (from the leader) may have been installed meanwhile: never go back.

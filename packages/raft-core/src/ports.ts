@@ -102,6 +102,18 @@ export interface LogStorage {
   /** The latest snapshot saved, or null. */
   snapshot(): Promise<Snapshot | null>;
 
+  /**
+   * Optional: write a snapshot's data ahead of the `save({ snapshot })` that installs it, while
+   * other calls (log saves) go on. The driver calls it for snapshots it takes itself, outside the
+   * one-at-a-time order of `save`, so that saving a large snapshot does not hold up the log;
+   * the following `save` with the same `snapshot` object then only has to commit the metadata.
+   *
+   * Correctness: until that `save` resolves, the staged data is not part of the durable state
+   * (`snapshot()` and `initialState()` do not see it, and a crash forgets it); the storage may
+   * read `snapshot.data` until the promise settles. A storage without it just gets the `save`.
+   */
+  stageSnapshot?(snapshot: Snapshot): Promise<void>;
+
   /** Release resources. Further calls may throw. */
   close(): Promise<void>;
 }

@@ -62,7 +62,7 @@ type CampaignType = 'preElection' | 'election' | 'transfer';
  *
  * NB: the feature logic lives beside this file as functions of a `Raft`: `replication.ts`
  * (§5.3), `read-index.ts` (thesis §6.4), `snapshot-transfer.ts` (thesis §5) and `membership.ts`
- * (thesis §3.10, §4). Members marked `@internal` are shared with those modules only.
+ * (thesis §3.10, §4). Members tagged internal are shared with those modules only.
  */
 export class Raft {
   readonly id: NodeId;
