@@ -32,6 +32,15 @@ export interface KvapiConfig {
   readonly bodyLimit: number;
   readonly headersTimeoutMs: number;
   readonly sync: 'full' | 'normal';
+  /** PEM files for mutual TLS (`wss`) on the peer links; absent = plain `ws` (see peer-tls.ts). */
+  readonly peerTls?: PeerTlsFiles;
+}
+
+/** The three `--peer-tls-*` files. */
+export interface PeerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
 }
 
 /** A bad command line; `message` is the one line printed before exiting with status 2. */
@@ -60,6 +69,10 @@ Options:
   --http-auth admin|all   with --secret: admin = only /admin/* need the token (default);
                           all = every route but the /ui page itself (reads too)
   --cluster-id ID         cluster identity checked by storage and peer handshakes (default kvapi)
+  --peer-tls-cert FILE    with --peer-tls-key and --peer-tls-ca: mutual TLS (wss) on the peer
+  --peer-tls-key FILE     links. CERT (PEM) serves and dials (extendedKeyUsage serverAuth and
+  --peer-tls-ca FILE      clientAuth, a SAN for the peer address); CA (PEM) signs every member's
+                          certificate. Peers that fail verification are refused.
   --join                  start empty and wait to be added (POST /admin/learner on the cluster)
   --tick-ms N             raft tick in ms (default 100: heartbeats 100 ms, elections 1-2 s)
   --snapshot-entries N    snapshot after N applied entries (default 10000; 0 = never)
@@ -156,6 +169,9 @@ export function parseCli(
         data: { type: 'string' },
         secret: { type: 'string' },
         'http-auth': { type: 'string' },
+        'peer-tls-cert': { type: 'string' },
+        'peer-tls-key': { type: 'string' },
+        'peer-tls-ca': { type: 'string' },
         'cluster-id': { type: 'string' },
         'log-level': { type: 'string' },
         'snapshot-entries': { type: 'string' },
@@ -206,6 +222,12 @@ export function parseCli(
     throw new UsageError(`--http-auth: expected admin or all, got ${httpAuth}`);
   }
   const maxValueBytes = int(str('max-value-bytes'), '--max-value-bytes', 1024 * 1024, 1);
+  const tls = [str('peer-tls-cert'), str('peer-tls-key'), str('peer-tls-ca')] as const;
+  const tlsGiven = tls.filter((f) => f !== undefined).length;
+  if (tlsGiven !== 0 && tlsGiven !== 3) {
+    throw new UsageError('--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together');
+  }
+  const [cert, key, ca] = tls;
   return {
     node,
     http,
@@ -224,5 +246,8 @@ export function parseCli(
     bodyLimit: int(str('body-limit'), '--body-limit', maxValueBytes + 64 * 1024, 1),
     headersTimeoutMs: int(str('headers-timeout-ms'), '--headers-timeout-ms', 10_000, 100),
     sync,
+    ...(cert !== undefined &&
+      key !== undefined &&
+      ca !== undefined && { peerTls: { cert, key, ca } }),
   };
 }

@@ -11,6 +11,7 @@ import { SqliteLogStorage } from 'raft-storage-sqlite';
 import { WsTransport } from 'raft-transport-ws';
 import type { KvapiConfig } from './cli.js';
 import { Directory } from './members.js';
+import { loadPeerTls } from './peer-tls.js';
 import type { StatusPeer } from './schema.js';
 
 /** Adapts pino to raft-core's `Logger`. */
@@ -53,6 +54,7 @@ export class Replica {
         clusterId: config.clusterId,
         listen: self.peer,
         ...(config.secret !== undefined && { secret: config.secret }),
+        ...(config.peerTls !== undefined && { tls: loadPeerTls(config.peerTls) }),
         logger,
       });
     } catch (e) {

@@ -20,6 +20,7 @@ import { Metrics } from './metrics.js';
 import { Replica } from './replica.js';
 import { parseQuery } from './request.js';
 import { adminRoutes } from './routes-admin.js';
+import { backupRoutes } from './routes-backup.js';
 import { eventsRoutes } from './routes-events.js';
 import { kvRoutes } from './routes-kv.js';
 import { uiRoutes } from './routes-ui.js';
@@ -33,6 +34,7 @@ const ALLOWED: ReadonlyArray<[RegExp, string]> = [
   [/^\/kv\/.+/, 'GET, HEAD, PUT, DELETE'],
   [/^\/cas\/.+/, 'POST'],
   [/^\/admin\/(learner|promote|remove|transfer)$/, 'POST'],
+  [/^\/admin\/backup$/, 'GET, HEAD'],
 ];
 
 export class KvapiServer {
@@ -48,7 +50,7 @@ export class KvapiServer {
     const headersTimeout = config.headersTimeoutMs;
     const app = Fastify({
       logger: { level: config.logLevel, base: { node: config.node } },
-      // Requests are logged at debug by our onResponse hook (TOOLCHAIN §6e: info costs ~40%).
+      // Requests are logged at debug by our onResponse hook (docs/toolchain.md: info costs ~40%).
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: config.bodyLimit,
       connectionTimeout: 120_000,
@@ -140,6 +142,7 @@ export class KvapiServer {
     writer.register(app);
     kvRoutes(app, ctx, writer);
     adminRoutes(app, ctx);
+    backupRoutes(app, ctx);
     eventsRoutes(app, ctx);
     uiRoutes(app);
 

@@ -12,6 +12,7 @@ import type {
 
 /** What a {@link LogStorage} holds when a node starts. */
 export interface InitialState {
+  /** The last durable term, vote and commit index (all zero/null for a new node). */
   readonly hardState: HardState;
   /** The configuration at the snapshot (or the bootstrap configuration); empty for a new node. */
   readonly confState: ConfState;
@@ -37,6 +38,7 @@ export interface StorageWrite {
    * with index ≥ `entries[0].index` is replaced (a conflicting suffix is truncated).
    */
   readonly entries: readonly Entry[];
+  /** The term, vote and commit index to record, last in the write. */
   readonly hardState?: HardState;
   /** The conf state to record (at bootstrap or with a snapshot). */
   readonly confState?: ConfState;
@@ -179,7 +181,9 @@ export type TimerHandle = unknown;
 
 /** `Clock` drives the driver's ticks. Tests and the simulator pass a fake one. */
 export interface Clock {
+  /** Calls `fn` every `ms` milliseconds until cleared; returns a handle for `clearInterval`. */
   setInterval(fn: () => void, ms: number): TimerHandle;
+  /** Stops the timer `handle` (no further calls after it returns). */
   clearInterval(handle: TimerHandle): void;
   /** Milliseconds since an arbitrary origin (monotonic). */
   now(): number;

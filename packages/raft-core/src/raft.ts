@@ -27,10 +27,13 @@ import {
 
 /** What a node starts from: its durable state as read from storage. */
 export interface RaftState {
+  /** The persisted term, vote and commit index. */
   readonly hardState: HardState;
+  /** The configuration at the snapshot point (or the bootstrap one). */
   readonly confState: ConfState;
   /** The snapshot point the log starts after (index 0, term 0 for none). */
   readonly snapshotIndex: Index;
+  /** The term of the entry at `snapshotIndex` (0 for none). */
   readonly snapshotTerm: Term;
   /** Every entry after the snapshot point, in order. */
   readonly entries: readonly Entry[];
@@ -44,7 +47,9 @@ export interface RaftState {
  * failed (no leader, or leadership lost) and may be retried.
  */
 export interface ReadState {
+  /** The read index: serve the read once this is applied (-1: the request failed). */
   readonly index: Index;
+  /** The context passed to `readIndex`, identifying the request. */
   readonly context: number;
 }
 

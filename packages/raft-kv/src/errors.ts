@@ -19,6 +19,7 @@ export class KvLimitError extends RaftError {
   readonly maxBytes: number;
   /** The rejected size, in UTF-8 bytes. */
   readonly actualBytes: number;
+  /** Brand checked by {@link KvLimitError.isInstance}; a global symbol, so it survives duplicate installs. */
   readonly [MARKER] = true;
 
   constructor(limit: 'key' | 'value', maxBytes: number, actualBytes: number) {

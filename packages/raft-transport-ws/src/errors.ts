@@ -20,6 +20,7 @@ export type WsTransportErrorReason =
  * `'Transport'` and a {@link WsTransportErrorReason}.
  */
 export class WsTransportError extends RaftError {
+  /** What went wrong (see {@link WsTransportErrorReason}). */
   readonly reason: WsTransportErrorReason;
 
   constructor(reason: WsTransportErrorReason, message: string, options?: { cause?: unknown }) {

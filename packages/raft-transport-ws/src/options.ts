@@ -132,11 +132,17 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
 
 /** Counters of one transport (monotonic since construction). */
 export interface WsTransportCounters {
+  /** WebSocket frames written (each carries one or more messages). */
   framesSent: number;
+  /** Raft messages written. */
   messagesSent: number;
+  /** Frame bytes written. */
   bytesSent: number;
+  /** Frames received and decoded. */
   framesReceived: number;
+  /** Raft messages received and delivered. */
   messagesReceived: number;
+  /** Frame bytes received. */
   bytesReceived: number;
   /** Messages dropped because a lane's queue was full. */
   droppedQueueFull: number;
@@ -193,6 +199,7 @@ export interface WsPeerError {
    * node refused a connection from `peer` (the id the client claimed; null if it sent none).
    */
   readonly direction: 'outbound' | 'inbound';
+  /** The peer's node id (for `inbound`, as the client claimed it; null if it sent none). */
   readonly peer: NodeId | null;
   /** The WebSocket close code: 4002 wrong cluster, 4003 not a peer, 4004 authentication failed, 4005 wrong node, 4006 handshake timeout, 4000/4001 malformed or other version. */
   readonly code: number;
@@ -206,6 +213,7 @@ export interface WsPeerError {
 
 /** One peer in {@link WsTransport.peerStatus}. */
 export interface WsPeerStatus {
+  /** The `host:port` this node dials for the peer. */
   readonly address: string;
   /** An authenticated outbound connection (messages lane) is open now. */
   readonly connected: boolean;
@@ -225,6 +233,7 @@ export interface WsTransportStats extends Readonly<WsTransportCounters> {
   readonly timers: number;
   /** Messages queued on all lanes, and their encoded size. */
   readonly queuedMessages: number;
+  /** The encoded size of the queued messages. */
   readonly queuedBytes: number;
   /** Bytes written to outbound sockets but not yet to the kernel (bounded by `highWaterMarkBytes` + one frame). */
   readonly bufferedBytes: number;

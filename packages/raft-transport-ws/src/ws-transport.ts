@@ -75,7 +75,12 @@ export class WsTransport implements Transport {
    * Bind the listen address without delivering yet (messages that arrive before `start` are
    * dropped). Useful to learn the port picked for `:0` before configuring peers. Idempotent.
    */
-  listen(): Promise<{ host: string; port: number }> {
+  listen(): Promise<{
+    /** The bound address. */
+    host: string;
+    /** The bound port (the real one for `:0`). */
+    port: number;
+  }> {
     if (this.state === 'stopped')
       return Promise.reject(new WsTransportError('Stopped', 'transport stopped'));
     this.listening ??= this.server.listen().then((a) => ({ host: a.address, port: a.port }));
@@ -258,7 +263,12 @@ export class WsTransport implements Transport {
   }
 
   /** The address the server is bound to (the real port when listening on port 0). Throws before `listen`/`start`. */
-  address(): { host: string; port: number } {
+  address(): {
+    /** The bound address. */
+    host: string;
+    /** The bound port (the real one for `:0`). */
+    port: number;
+  } {
     const a = this.server.address();
     if (a === null) throw new WsTransportError('Stopped', 'transport is not listening');
     return { host: a.address, port: a.port };

@@ -22,12 +22,19 @@ export { InvariantViolation, type NodeView } from './types.js';
  * call costs O(nodes + new entries).
  */
 export class InvariantChecker {
+  /** At most one leader per term (§5.2). */
   readonly electionSafety = new ElectionSafety();
+  /** Entries with the same index and term have identical prefixes (§5.3). */
   readonly logMatching = new LogMatching();
+  /** A committed entry never changes on any node. */
   readonly committed = new CommittedImmutable();
+  /** Term, commit and applied index never go backwards. */
   readonly monotonic = new Monotonic();
+  /** Every node's configuration is the one its log defines. */
   readonly configuration = new ConfigurationSafety();
+  /** Every node applies the same entry at each index, in order (§5.4.3). */
   readonly stateMachine = new StateMachineSafety((e) => this.configuration.onFirstApply(e));
+  /** Every linearizable read reflects every entry committed before it began. */
   readonly reads = new ReadFreshness();
 
   /** The highest index any node has been seen to commit (checked steps only). */
