@@ -1,0 +1,295 @@
+/**
+ * `runChaos`: N kvapi processes behind per-link fault proxies, concurrent HTTP clients, a
+ * seeded nemesis; then heal, final reads of every key, a convergence check, and the
+ * linearizability check of the whole history. Everything it starts is stopped and every temp
+ * file removed on every exit path (`cleanup` is also what the SIGINT handler calls).
+ */
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from 'raft-core/testing';
+import { KeyPool, perform, runClient } from './client.js';
+import { type Convergence, converge } from './converge.js';
+import {
+  check,
+  describeOp,
+  type HistoryEvent,
+  pairOps,
+  shrinkKey,
+  toOperations,
+} from './history.js';
+import { admin, Nemesis, type NemesisKind } from './nemesis.js';
+import { Network } from './network.js';
+import { Nodes, sleep } from './nodes.js';
+import { availabilityPlot, nemesisTimeline, opCounts, writeOperations } from './report.js';
+
+export interface ChaosOptions {
+  readonly nodes: number;
+  readonly clients: number;
+  readonly timeS: number;
+  readonly seed: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly majorityFaults: boolean;
+  readonly keys: number;
+  readonly opsPerKey: number;
+  readonly tickMs: number;
+  readonly requestTimeoutMs: number;
+  readonly clientTimeoutMs: number;
+  readonly snapshotEntries: number;
+  /** Where to keep the history (always kept on failure, in `outDir`). */
+  readonly history: string | undefined;
+  readonly outDir: string;
+  readonly print: (line: string) => void;
+}
+
+export interface ChaosResult {
+  readonly verdict: 'ok' | 'violation' | 'unknown' | 'not-converged' | 'error';
+  readonly operations: number;
+  readonly violations: number;
+  readonly historyFile: string | undefined;
+}
+
+let cleanupHook: (() => Promise<void>) | undefined;
+
+/** For the SIGINT handler: stops whatever a running chaos run started. */
+export async function interruptChaos(): Promise<void> {
+  await cleanupHook?.();
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const print = o.print;
+  const rng = new Rng(o.seed);
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const dir = mkdtempSync(join(tmpdir(), 'tsraft-chaos-'));
+  const nodes = new Nodes(ids, {
+    dir,
+    tickMs: o.tickMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+    snapshotEntries: o.snapshotEntries,
+    extraArgs: [],
+  });
+  let net: Network | undefined;
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    await nodes.killAll();
+    await net?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  cleanupHook = cleanup;
+  const onExit = (): void => nodes.killAllSync();
+  process.on('exit', onExit);
+
+  const events: HistoryEvent[] = [];
+  const t0 = performance.now();
+  const now = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
+  const record = (e: HistoryEvent): void => {
+    events.push(e);
+  };
+  const tmpHistory = join(dir, 'history.jsonl');
+  const saveHistory = (): string => {
+    writeFileSync(tmpHistory, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    return tmpHistory;
+  };
+  const keep = (name: string): string => {
+    const target = o.history ?? join(o.outDir, name);
+    copyFileSync(saveHistory(), target);
+    return target;
+  };
+
+  try {
+    await nodes.allocate();
+    const netRng = rng.fork();
+    net = await Network.start(
+      ids,
+      (id) => nodes.peer.get(id) as number,
+      () => netRng.next(),
+    );
+    const network = net;
+    for (const id of ids) nodes.start(id, network);
+    await Promise.all(ids.map((id) => nodes.waitHttp(id)));
+    const leaderBy = Date.now() + 30_000;
+    while ((await nodes.leader()) === null) {
+      if (Date.now() > leaderBy) throw new Error('no leader within 30 s of start');
+      await sleep(100);
+    }
+    print(
+      `chaos: ${o.nodes} kvapi nodes (${nodes.builtApp ? 'apps/kvapi/dist' : 'kvapi source via tsx'}), ` +
+        `${o.clients} clients, ${o.timeS} s, seed ${o.seed}, nemesis ${o.nemesis.join(',')}` +
+        `${o.majorityFaults ? ' (majority faults allowed)' : ''}`,
+    );
+
+    let processes = 0;
+    const keys = new KeyPool(o.keys, o.opsPerKey);
+    const until = Date.now() + o.timeS * 1000;
+    const running = (): boolean => Date.now() < until && !cleaned;
+    const env = {
+      ids: () => ids,
+      url: (id: string) => nodes.url(id),
+      now,
+      record,
+      newProcess: () => processes++,
+      timeoutMs: o.clientTimeoutMs,
+    };
+    const nemesis = new Nemesis({
+      nodes,
+      net: network,
+      rng: rng.fork(),
+      kinds: o.nemesis,
+      majorityFaults: o.majorityFaults,
+      log: (f, value) => {
+        record({ type: 'info', process: 'nemesis', f, value, time: now() });
+        print(`  ${(now() / 1000).toFixed(1).padStart(6)} s  nemesis ${f} ${value}`);
+      },
+      running,
+    });
+    const clientRngs = Array.from({ length: o.clients }, () => rng.fork());
+    const ticker = setInterval(() => {
+      const oks = events.filter((e) => e.type === 'ok').length;
+      print(`  ${(now() / 1000).toFixed(1).padStart(6)} s  ${oks} ok operations so far`);
+    }, 10_000);
+    const [episodes] = await Promise.all([
+      o.nemesis.length > 0 ? nemesis.run() : Promise.resolve(0),
+      ...clientRngs.map((r, i) => runClient(i, env, keys, r, running)),
+    ]).finally(() => clearInterval(ticker));
+
+    // Heal: every fault off, every node up and a voter again.
+    print(`  ${(now() / 1000).toFixed(1).padStart(6)} s  healing (${episodes} nemesis episodes)`);
+    record({ type: 'info', process: 'nemesis', f: 'heal', value: 'all', time: now() });
+    await nemesis.healAll();
+    for (const id of [...nemesis.removed]) await nemesis.readd(id);
+    await promoteStragglers(nodes, nemesis, rng);
+
+    // Final reads: one linearizable read of every key ever used, retried until it answers.
+    const finalProcess = processes++;
+    for (const key of keys.all) {
+      const by = Date.now() + 30_000;
+      let p = finalProcess;
+      for (;;) {
+        const node = rng.pick(ids);
+        record({ type: 'invoke', process: p, f: 'get', key, node, time: now() });
+        const out = await perform(nodes.url(node), 'get', key, undefined, o.clientTimeoutMs);
+        record({ process: p, f: 'get', key, ...out, time: now() });
+        if (out.type === 'ok' || Date.now() > by) break;
+        if (out.type === 'info') p = processes++;
+        await sleep(200);
+      }
+    }
+
+    const conv: Convergence = await converge(nodes, 60_000);
+    const stats = network.stats();
+
+    // Check.
+    const paired = pairOps(events);
+    const { operations } = toOperations(paired);
+    const t1 = performance.now();
+    const res = check(operations);
+    const checkMs = performance.now() - t1;
+
+    print('');
+    print(opCounts(paired));
+    print('');
+    print('nemesis:');
+    print(nemesisTimeline(events));
+    print('');
+    print('availability (ok operations per second):');
+    print(availabilityPlot(events));
+    print('');
+    print(
+      `proxies: ${(stats.relayed / 1e6).toFixed(1)} MB relayed, ${(stats.dropped / 1e3).toFixed(1)} kB dropped, ${stats.resets} connections reset`,
+    );
+    print(
+      `convergence: ${conv.ok ? `every node applied index ${conv.appliedIndex} and holds the same ${conv.keys} keys` : `FAILED (${conv.detail})`}`,
+    );
+    print(
+      `checker: ${res.result} after ${res.steps} steps in ${(checkMs / 1000).toFixed(1)} s over ${operations.length} operations on ${res.partitions.length} keys`,
+    );
+
+    if (res.result === 'illegal') {
+      const file = keep(`chaos-${o.seed}.jsonl`);
+      let smallest: ReturnType<typeof shrinkKey> | undefined;
+      for (const v of res.violations) {
+        const s = shrinkKey(operations, v.key as string);
+        if (smallest === undefined || s.length < smallest.length) smallest = s;
+      }
+      const min = smallest ?? [];
+      const minFile = file.replace(/\.jsonl$/, '') + '-min.jsonl';
+      writeOperations(minFile, min);
+      print('');
+      print(`VIOLATION on key(s) ${res.violations.map((v) => v.key).join(', ')}`);
+      print((res.violations[0]?.message ?? '').trimEnd());
+      print('');
+      print(`smallest failing history (${min.length} operations, key ${min[0]?.input.key}):`);
+      for (const op of min) print(`  ${describeOp(op)}`);
+      print('');
+      print(`history: ${file}`);
+      print(`re-check: pnpm stress check ${file}   (smallest: pnpm stress check ${minFile})`);
+      print(
+        `reproduce: pnpm stress chaos --seed ${o.seed} --time ${o.timeS} --nodes ${o.nodes} --nemesis ${o.nemesis.join(',')}`,
+      );
+      print(`verdict: FAIL, ${res.violations.length} violations`);
+      return {
+        verdict: 'violation',
+        operations: operations.length,
+        violations: res.violations.length,
+        historyFile: file,
+      };
+    }
+    const historyFile = o.history !== undefined ? keep('') : undefined;
+    if (res.result === 'unknown' || !conv.ok) {
+      const file = keep(`chaos-${o.seed}.jsonl`);
+      print(`history: ${file}`);
+      print(
+        `verdict: FAIL, 0 violations but ${res.result === 'unknown' ? `checker undecided (${res.reason})` : 'no convergence'}`,
+      );
+      return {
+        verdict: res.result === 'unknown' ? 'unknown' : 'not-converged',
+        operations: operations.length,
+        violations: 0,
+        historyFile: file,
+      };
+    }
+    if (historyFile !== undefined) print(`history: ${historyFile}`);
+    print(
+      `verdict: PASS, 0 violations (${operations.length} operations, seed ${o.seed}, ${o.timeS} s)`,
+    );
+    return { verdict: 'ok', operations: operations.length, violations: 0, historyFile };
+  } catch (e) {
+    const file = events.length > 0 ? keep(`chaos-${o.seed}.jsonl`) : undefined;
+    print(`chaos: ${(e as Error).stack ?? String(e)}`);
+    for (const id of ids) {
+      const tail = nodes.logTail(id, 1500);
+      if (tail !== '') print(`--- last log lines of ${id} ---\n${tail}`);
+    }
+    if (file !== undefined) print(`history: ${file}`);
+    print(`verdict: FAIL, run aborted (seed ${o.seed})`);
+    return { verdict: 'error', operations: 0, violations: 0, historyFile: file };
+  } finally {
+    process.off('exit', onExit);
+    await cleanup();
+    cleanupHook = undefined;
+  }
+}
+
+/** Any founding member that is not a voter (a re-add that failed mid-way) is brought back. */
+async function promoteStragglers(nodes: Nodes, nemesis: Nemesis, rng: Rng): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    const leader = await nodes.leader();
+    const st = leader === null ? null : await nodes.status(leader);
+    if (st === null) {
+      await sleep(300);
+      continue;
+    }
+    const missing = nodes.ids.filter(
+      (id) => !st.members.some((m) => m.id === id && m.role === 'voter'),
+    );
+    if (missing.length === 0) return;
+    for (const id of missing) {
+      const learner = st.members.some((m) => m.id === id);
+      if (learner) await admin(nodes, rng, '/admin/promote', { id });
+      else await nemesis.readd(id);
+    }
+  }
+}
