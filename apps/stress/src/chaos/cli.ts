@@ -10,7 +10,8 @@ import { interruptChaos, runChaos } from './run.js';
 export const CHAOS_USAGE = `usage: stress chaos [--time S] [--nodes 3|5] [--clients N] [--seed N]
                     [--nemesis ${NEMESES.join(',')}|all|none] [--majority-faults]
                     [--keys N] [--ops-per-key N] [--tick-ms N] [--request-timeout-ms N]
-                    [--client-timeout-ms N] [--snapshot-entries N] [--history FILE]`;
+                    [--client-timeout-ms N] [--snapshot-entries N] [--history FILE]
+                    [--kvapi auto|dist|source]`;
 
 function int(
   name: string,
@@ -51,6 +52,7 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
         'client-timeout-ms': { type: 'string', default: '3000' },
         'snapshot-entries': { type: 'string', default: '500' },
         history: { type: 'string' },
+        kvapi: { type: 'string', default: 'auto' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -70,6 +72,10 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
     if (bad.length > 0)
       throw new Error(`--nemesis: unknown ${bad.join(', ')} (know ${NEMESES.join(', ')})`);
     const history = str('history');
+    const kvapi = str('kvapi') ?? 'auto';
+    if (kvapi !== 'auto' && kvapi !== 'dist' && kvapi !== 'source') {
+      throw new Error('--kvapi must be auto, dist or source');
+    }
     o = {
       timeS: int('time', str('time'), 1),
       nodes: int('nodes', str('nodes'), 1, 9),
@@ -88,6 +94,7 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
       snapshotEntries: int('snapshot-entries', str('snapshot-entries'), 0),
       history: history === undefined ? undefined : resolve(userDir(), history),
       outDir: userDir(),
+      kvapi,
       print: (line) => console.log(line),
     };
   } catch (e) {

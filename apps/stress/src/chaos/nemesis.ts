@@ -85,6 +85,7 @@ export class Nemesis {
       } finally {
         await this.healAll();
       }
+      if (kind !== 'transfer') this.e.log('heal', kind);
       episodes++;
       await this.quiet(rng.int(1500, 4000));
     }
@@ -105,7 +106,9 @@ export class Nemesis {
     const { rng, nodes } = this.e;
     const leader = await this.leaderOr();
     const ids = rng.shuffle(nodes.ids);
-    if (leader !== null && rng.chance(0.5)) {
+    // Draw the coin even without a leader, so the schedule does not depend on timing.
+    const preferLeader = rng.chance(0.5);
+    if (leader !== null && preferLeader) {
       return [leader, ...ids.filter((id) => id !== leader)].slice(0, k);
     }
     return ids.slice(0, k);

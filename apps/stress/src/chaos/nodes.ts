@@ -17,10 +17,18 @@ import type { Network } from './network.js';
 const STRESS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const KVAPI_DIR = resolve(STRESS_DIR, '../kvapi');
 
-/** How to start kvapi: the built app if present, else its source through tsx. */
-export function kvapiEntry(): { args: string[]; built: boolean } {
+export type KvapiFrom = 'auto' | 'dist' | 'source';
+
+/**
+ * How to start kvapi: the built app (`dist`), its TypeScript source through tsx (`source`, what
+ * tests use, so they never run a stale build), or `auto` = dist when it exists.
+ */
+export function kvapiEntry(from: KvapiFrom): { args: string[]; built: boolean } {
   const dist = join(KVAPI_DIR, 'dist/main.js');
-  if (existsSync(dist)) return { args: [dist], built: true };
+  if (from === 'dist' && !existsSync(dist)) {
+    throw new Error(`${dist} does not exist; run pnpm build first`);
+  }
+  if (from !== 'source' && existsSync(dist)) return { args: [dist], built: true };
   return {
     args: ['--conditions=@tsraft/source', '--import', 'tsx', join(KVAPI_DIR, 'src/main.ts')],
     built: false,
@@ -64,6 +72,7 @@ export interface NodesOptions {
   readonly requestTimeoutMs: number;
   readonly snapshotEntries: number;
   readonly extraArgs: readonly string[];
+  readonly kvapi: KvapiFrom;
 }
 
 export class Nodes {
@@ -73,12 +82,14 @@ export class Nodes {
   private readonly joining = new Set<string>();
   private readonly secret = randomBytes(18).toString('base64url');
   private net: Network | undefined;
-  private readonly entry = kvapiEntry();
+  private readonly entry: { args: string[]; built: boolean };
 
   constructor(
     readonly ids: readonly string[],
     private readonly o: NodesOptions,
-  ) {}
+  ) {
+    this.entry = kvapiEntry(o.kvapi);
+  }
 
   /** Picks ports for every node (before the proxies, which need the peer ports). */
   async allocate(): Promise<void> {

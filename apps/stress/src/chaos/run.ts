@@ -20,7 +20,7 @@ import {
 } from './history.js';
 import { admin, Nemesis, type NemesisKind } from './nemesis.js';
 import { Network } from './network.js';
-import { Nodes, sleep } from './nodes.js';
+import { type KvapiFrom, Nodes, sleep } from './nodes.js';
 import { availabilityPlot, nemesisTimeline, opCounts, writeOperations } from './report.js';
 
 export interface ChaosOptions {
@@ -36,6 +36,7 @@ export interface ChaosOptions {
   readonly requestTimeoutMs: number;
   readonly clientTimeoutMs: number;
   readonly snapshotEntries: number;
+  readonly kvapi: KvapiFrom;
   /** Where to keep the history (always kept on failure, in `outDir`). */
   readonly history: string | undefined;
   readonly outDir: string;
@@ -61,13 +62,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const dir = mkdtempSync(join(tmpdir(), 'tsraft-chaos-'));
-  const nodes = new Nodes(ids, {
-    dir,
-    tickMs: o.tickMs,
-    requestTimeoutMs: o.requestTimeoutMs,
-    snapshotEntries: o.snapshotEntries,
-    extraArgs: [],
-  });
+  let nodes: Nodes;
+  try {
+    nodes = new Nodes(ids, {
+      dir,
+      tickMs: o.tickMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      snapshotEntries: o.snapshotEntries,
+      extraArgs: [],
+      kvapi: o.kvapi,
+    });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    print(`chaos: ${(e as Error).message}`);
+    return { verdict: 'error', operations: 0, violations: 0, historyFile: undefined };
+  }
   let net: Network | undefined;
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
