@@ -1,0 +1,136 @@
+/**
+ * `stress bench --sweep`: the scaling curve. One short run per point — concurrency 1…1024 at
+ * 100-byte entries, then entry sizes 16 B…16 KiB at concurrency 64 — printed as a table and
+ * written into BENCHMARKS.md (section "Scaling curves (stress --sweep)", replaced in place)
+ * with a hand-drawn SVG chart beside this app, the exact command and the machine.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bytes } from './bench-cli.js';
+import { runStress, type StressOptions, type StressReport } from './run.js';
+import { chart } from './sweep-svg.js';
+
+const APP = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SECTION = '## Scaling curves (stress --sweep)';
+export const CONCURRENCY = [1, 4, 16, 64, 256, 1024];
+export const SIZES = [16, 64, 256, 1024, 4096, 16384];
+const SIZE_SWEEP_CONCURRENCY = 64;
+
+export interface Point {
+  readonly concurrency: number;
+  readonly size: number;
+  readonly entriesPerSecond: number;
+  readonly bytesPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly identical: boolean;
+}
+
+function point(r: StressReport): Point {
+  return {
+    concurrency: r.options.concurrency,
+    size: r.options.size,
+    entriesPerSecond: r.entriesPerSecond,
+    bytesPerSecond: r.bytesPerSecond,
+    p50: r.latencyMs.p50,
+    p99: r.latencyMs.p99,
+    identical: r.identical,
+  };
+}
+
+function rows(points: readonly Point[]): string[] {
+  return [
+    '| concurrency | entry size | entries/s | bytes/s | p50 ms | p99 ms |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...points.map(
+      (p) =>
+        `| ${p.concurrency} | ${bytes(p.size)} | ${Math.round(p.entriesPerSecond).toLocaleString('en-US')} | ${bytes(p.bytesPerSecond)}/s | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} |`,
+    ),
+  ];
+}
+
+/** Replaces (or appends) our section of BENCHMARKS.md, leaving every other section alone. */
+export function upsertSection(file: string, body: string): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = text.indexOf(`${SECTION}\n`);
+  let next: string;
+  if (start < 0) {
+    next = `${text.trimEnd()}\n\n${body.trimEnd()}\n`;
+  } else {
+    const after = text.indexOf('\n## ', start + SECTION.length);
+    const rest = after < 0 ? '' : text.slice(after + 1);
+    next = `${text.slice(0, start)}${body.trimEnd()}\n${rest === '' ? '' : `\n${rest}`}`;
+  }
+  writeFileSync(file, next);
+}
+
+function command(o: StressOptions): string {
+  const flags = [
+    `--duration ${o.durationS}`,
+    `--nodes ${o.nodes}`,
+    `--storage ${o.storage}`,
+    `--transport ${o.transport}`,
+    ...(o.processes === true ? ['--processes'] : []),
+  ];
+  return `pnpm stress bench --sweep ${flags.join(' ')}`;
+}
+
+export async function sweepMain(base: StressOptions, out: string | undefined): Promise<number> {
+  const o: StressOptions = { ...base, entries: 0, durationS: base.durationS || 3 };
+  const plan: [number, number][] = [
+    ...CONCURRENCY.map((c): [number, number] => [c, 100]),
+    ...SIZES.map((s): [number, number] => [SIZE_SWEEP_CONCURRENCY, s]),
+  ];
+  const points: Point[] = [];
+  for (const [i, [concurrency, size]] of plan.entries()) {
+    process.stderr.write(
+      `sweep ${i + 1}/${plan.length}: concurrency ${concurrency}, ${bytes(size)} entries … `,
+    );
+    const r = await runStress({ ...o, concurrency, size });
+    const p = point(r);
+    points.push(p);
+    process.stderr.write(
+      `${Math.round(p.entriesPerSecond).toLocaleString('en-US')} entries/s, p99 ${p.p99.toFixed(1)} ms${p.identical ? '' : ' NOT IDENTICAL'}\n`,
+    );
+  }
+  const byConcurrency = points.slice(0, CONCURRENCY.length);
+  const bySize = points.slice(CONCURRENCY.length);
+  const file = resolve(
+    process.env.INIT_CWD ?? process.cwd(),
+    out ?? resolve(APP, '../../BENCHMARKS.md'),
+  );
+  const svgFile = resolve(APP, 'sweep.svg');
+  writeFileSync(svgFile, chart(byConcurrency, bySize, SIZE_SWEEP_CONCURRENCY));
+  const machine = `${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, ${process.platform}`;
+  const body = [
+    SECTION,
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} with:`,
+    '',
+    '```sh',
+    command(o),
+    '```',
+    '',
+    `Machine: ${machine}. ${o.nodes} nodes, ${o.storage} storage, ${o.transport} transport, ` +
+      `${o.processes === true ? 'one process per node' : 'all nodes in one process'}, ` +
+      `${o.durationS} s per point. Each point is one short run on a shared, noisy machine: ` +
+      'compare shapes and ratios, not absolute numbers.',
+    '',
+    `![entries/s against concurrency and entry size](${relative(dirname(file), svgFile)})`,
+    '',
+    '**Concurrency** (proposals in flight), 100-byte entries:',
+    '',
+    ...rows(byConcurrency),
+    '',
+    `**Entry size**, concurrency ${SIZE_SWEEP_CONCURRENCY}:`,
+    '',
+    ...rows(bySize),
+    '',
+  ].join('\n');
+  upsertSection(file, body);
+  console.log(rows(points).join('\n'));
+  console.log(`\nwrote ${file} (section "${SECTION}") and ${svgFile}`);
+  return points.every((p) => p.identical) ? 0 : 1;
+}
