@@ -18,6 +18,12 @@ function short(n: number): string {
   return String(Math.round(n));
 }
 
+/** The smallest 1, 2, 2.5 or 5 × 10^k at least `raw`, so the y ticks are round numbers. */
+function niceStep(raw: number): number {
+  const k = 10 ** Math.floor(Math.log10(raw));
+  return ([1, 2, 2.5, 5, 10].find((m) => m * k >= raw) ?? 10) * k;
+}
+
 function sizeLabel(n: number): string {
   return n >= 1024 ? `${n / 1024}K` : String(n);
 }
@@ -35,7 +41,8 @@ function panel(
   const lx = xs.map((x) => Math.log2(x));
   const minX = Math.min(...lx);
   const maxX = Math.max(...lx);
-  const maxY = Math.max(1, ...ys) * 1.1;
+  const step = niceStep((Math.max(1, ...ys) * 1.05) / 4);
+  const maxY = step * 4;
   const px = (v: number): number => x0 + PAD.left + ((v - minX) / Math.max(1e-9, maxX - minX)) * pw;
   const py = (v: number): number => PAD.top + ph - (v / maxY) * ph;
   const pts = xs.map(
@@ -46,7 +53,7 @@ function panel(
     `<text x="${x0 + PAD.left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`,
   );
   for (let t = 0; t <= 4; t++) {
-    const v = (maxY / 4) * t;
+    const v = step * t;
     const y = py(v).toFixed(1);
     out.push(
       `<line x1="${x0 + PAD.left}" x2="${x0 + W - PAD.right}" y1="${y}" y2="${y}" stroke="#ddd"/>`,

@@ -40,13 +40,18 @@ function point(r: StressReport): Point {
   };
 }
 
+/** Entry sizes in binary units, as the sweep picks them (16 B … 16 KiB). */
+export function sizeName(n: number): string {
+  return n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
+}
+
 function rows(points: readonly Point[]): string[] {
   return [
     '| concurrency | entry size | entries/s | bytes/s | p50 ms | p99 ms |',
     '|---:|---:|---:|---:|---:|---:|',
     ...points.map(
       (p) =>
-        `| ${p.concurrency} | ${bytes(p.size)} | ${Math.round(p.entriesPerSecond).toLocaleString('en-US')} | ${bytes(p.bytesPerSecond)}/s | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} |`,
+        `| ${p.concurrency} | ${sizeName(p.size)} | ${Math.round(p.entriesPerSecond).toLocaleString('en-US')} | ${bytes(p.bytesPerSecond)}/s | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} |`,
     ),
   ];
 }
@@ -86,7 +91,7 @@ export async function sweepMain(base: StressOptions, out: string | undefined): P
   const points: Point[] = [];
   for (const [i, [concurrency, size]] of plan.entries()) {
     process.stderr.write(
-      `sweep ${i + 1}/${plan.length}: concurrency ${concurrency}, ${bytes(size)} entries … `,
+      `sweep ${i + 1}/${plan.length}: concurrency ${concurrency}, ${sizeName(size)} entries … `,
     );
     const r = await runStress({ ...o, concurrency, size });
     const p = point(r);
