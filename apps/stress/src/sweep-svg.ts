@@ -88,6 +88,7 @@ export function chart(
 ): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W * 2}" height="${H}" viewBox="0 0 ${W * 2} ${H}" font-family="sans-serif">`,
+    '<title>stress --sweep: committed entries/s against concurrency and against entry size</title>',
     '<rect width="100%" height="100%" fill="white"/>',
     panel(
       0,

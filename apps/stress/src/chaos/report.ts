@@ -35,6 +35,19 @@ export function nemesisTimeline(events: readonly HistoryEvent[]): string {
     .join('\n');
 }
 
+/** The letter that marks each nemesis episode's start in the availability plot. */
+const MARKS: Readonly<Record<string, string>> = {
+  kill: 'k',
+  pause: 'p',
+  partition: 'P',
+  isolate: 'i',
+  bridge: 'b',
+  oneway: 'o',
+  slow: 's',
+  transfer: 't',
+  remove: 'm',
+};
+
 /**
  * Ok operations per second through the run, as rows of `#` (one column per second, or per
  * several seconds for long runs), with the nemesis episodes marked underneath.
@@ -56,12 +69,24 @@ export function availabilityPlot(events: readonly HistoryEvent[], height = 8): s
   }
   rows.push(`       +${'-'.repeat(cols)}`);
   const marks = new Array<string>(cols).fill(' ');
+  const col = (t: number): number => Math.min(cols - 1, Math.floor(t / 1000 / per));
+  let open: number | undefined;
   for (const e of events.filter(isNemesis)) {
-    const c = Math.min(cols - 1, Math.floor(e.time / 1000 / per));
-    if (marks[c] === ' ') marks[c] = e.f[0] ?? '*';
+    const letter = MARKS[e.f];
+    if (letter !== undefined) {
+      open = col(e.time);
+      marks[open] = letter;
+    } else if (e.f === 'heal' && open !== undefined) {
+      for (let c = open + 1; c <= col(e.time); c++) if (marks[c] === ' ') marks[c] = '-';
+      open = undefined;
+    }
   }
   rows.push(`nemesis ${marks.join('')}`);
-  rows.push(`        one column = ${per} s; letters = nemesis starts (k=kill, p=pause, ...)`);
+  rows.push(
+    `        one column = ${per} s; ${Object.entries(MARKS)
+      .map(([f, l]) => `${l}=${f}`)
+      .join(' ')}; - = fault active`,
+  );
   return rows.join('\n');
 }
 
