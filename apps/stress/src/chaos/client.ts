@@ -48,8 +48,10 @@ export interface ClientEnv {
 export type Outcome = Pick<CompleteEvent, 'type' | 'value' | 'error'>;
 
 function errorCode(e: unknown): string {
-  const err = e as { name?: string; code?: string; cause?: { code?: string; name?: string } };
-  return err.cause?.code ?? err.code ?? err.cause?.name ?? err.name ?? String(e);
+  const err = e as { name?: string; code?: unknown; cause?: { code?: unknown } };
+  // AbortSignal.timeout() rejects with a DOMException whose numeric `code` means nothing here.
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout';
+  return String(err.cause?.code ?? err.code ?? err.name ?? e);
 }
 
 /** Runs one operation's HTTP request and classifies the answer. */

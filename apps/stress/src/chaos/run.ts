@@ -8,8 +8,9 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from 'raft-core/testing';
-import { KeyPool, perform, runClient } from './client.js';
+import { KeyPool, runClient } from './client.js';
 import { type Convergence, converge } from './converge.js';
+import { finalReads, promoteStragglers } from './heal.js';
 import {
   check,
   describeOp,
@@ -18,7 +19,7 @@ import {
   shrinkKey,
   toOperations,
 } from './history.js';
-import { admin, Nemesis, type NemesisKind } from './nemesis.js';
+import { Nemesis, type NemesisKind } from './nemesis.js';
 import { Network } from './network.js';
 import { type KvapiFrom, Nodes, sleep } from './nodes.js';
 import { availabilityPlot, nemesisTimeline, opCounts, writeOperations } from './report.js';
@@ -170,21 +171,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const id of [...nemesis.removed]) await nemesis.readd(id);
     await promoteStragglers(nodes, nemesis, rng);
 
-    // Final reads: one linearizable read of every key ever used, retried until it answers.
-    const finalProcess = processes++;
-    for (const key of keys.all) {
-      const by = Date.now() + 30_000;
-      let p = finalProcess;
-      for (;;) {
-        const node = rng.pick(ids);
-        record({ type: 'invoke', process: p, f: 'get', key, node, time: now() });
-        const out = await perform(nodes.url(node), 'get', key, undefined, o.clientTimeoutMs);
-        record({ process: p, f: 'get', key, ...out, time: now() });
-        if (out.type === 'ok' || Date.now() > by) break;
-        if (out.type === 'info') p = processes++;
-        await sleep(200);
-      }
-    }
+    await finalReads({ ...env, ids: () => ids }, keys.all, rng);
 
     const conv: Convergence = await converge(nodes, 60_000);
     const stats = network.stats();
@@ -278,27 +265,5 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     process.off('exit', onExit);
     await cleanup();
     cleanupHook = undefined;
-  }
-}
-
-/** Any founding member that is not a voter (a re-add that failed mid-way) is brought back. */
-async function promoteStragglers(nodes: Nodes, nemesis: Nemesis, rng: Rng): Promise<void> {
-  const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    const leader = await nodes.leader();
-    const st = leader === null ? null : await nodes.status(leader);
-    if (st === null) {
-      await sleep(300);
-      continue;
-    }
-    const missing = nodes.ids.filter(
-      (id) => !st.members.some((m) => m.id === id && m.role === 'voter'),
-    );
-    if (missing.length === 0) return;
-    for (const id of missing) {
-      const learner = st.members.some((m) => m.id === id);
-      if (learner) await admin(nodes, rng, '/admin/promote', { id });
-      else await nemesis.readd(id);
-    }
   }
 }
