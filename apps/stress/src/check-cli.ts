@@ -28,7 +28,14 @@ export function checkMain(argv: readonly string[]): number {
     console.error(`stress check: ${(e as Error).message}`);
     return 2;
   }
-  const res = check(operations);
+  let res: ReturnType<typeof check>;
+  try {
+    res = check(operations);
+  } catch (e) {
+    // e.g. an operation with no finite call time: not a history stress chaos wrote.
+    console.error(`stress check: ${file}: ${(e as Error).message}`);
+    return 2;
+  }
   console.log(
     `${file}: ${operations.length} operations on ${res.partitions.length} keys, checker: ${res.result} (${res.steps} steps)`,
   );
