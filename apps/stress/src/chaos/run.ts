@@ -4,7 +4,7 @@
  * linearizability check of the whole history. Everything it starts is stopped and every temp
  * file removed on every exit path (`cleanup` is also what the SIGINT handler calls).
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from 'raft-core/testing';
@@ -102,9 +102,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     writeFileSync(tmpHistory, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
     return tmpHistory;
   };
-  const keep = (name: string): string => {
+  /** Keeps the history (and, on a failure, every node's log beside it) past the clean-up. */
+  const keep = (name: string, logs = true): string => {
     const target = o.history ?? join(o.outDir, name);
     copyFileSync(saveHistory(), target);
+    if (logs) {
+      for (const id of ids) {
+        if (existsSync(nodes.logFile(id))) {
+          copyFileSync(nodes.logFile(id), target.replace(/\.jsonl$/, '') + `-${id}.log`);
+        }
+      }
+    }
     return target;
   };
 
@@ -232,7 +240,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         historyFile: file,
       };
     }
-    const historyFile = o.history !== undefined ? keep('') : undefined;
+    const historyFile = o.history !== undefined ? keep('', false) : undefined;
     if (res.result === 'unknown' || !conv.ok) {
       const file = keep(`chaos-${o.seed}.jsonl`);
       print(`history: ${file}`);
