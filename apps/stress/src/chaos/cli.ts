@@ -11,7 +11,7 @@ export const CHAOS_USAGE = `usage: stress chaos [--time S] [--nodes 3|5] [--clie
                     [--nemesis ${NEMESES.join(',')}|all|none] [--majority-faults]
                     [--keys N] [--ops-per-key N] [--tick-ms N] [--request-timeout-ms N]
                     [--client-timeout-ms N] [--snapshot-entries N] [--history FILE]
-                    [--kvapi auto|dist|source]`;
+                    [--kvapi auto|dist|source] [--reads linearizable|stale]`;
 
 function int(
   name: string,
@@ -53,6 +53,7 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
         'snapshot-entries': { type: 'string', default: '500' },
         history: { type: 'string' },
         kvapi: { type: 'string', default: 'auto' },
+        reads: { type: 'string', default: 'linearizable' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,6 +73,10 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
     if (bad.length > 0)
       throw new Error(`--nemesis: unknown ${bad.join(', ')} (know ${NEMESES.join(', ')})`);
     const history = str('history');
+    const reads = str('reads') ?? 'linearizable';
+    if (reads !== 'linearizable' && reads !== 'stale') {
+      throw new Error('--reads must be linearizable or stale');
+    }
     const kvapi = str('kvapi') ?? 'auto';
     if (kvapi !== 'auto' && kvapi !== 'dist' && kvapi !== 'source') {
       throw new Error('--kvapi must be auto, dist or source');
@@ -95,8 +100,14 @@ export async function chaosMain(argv: readonly string[]): Promise<number> {
       history: history === undefined ? undefined : resolve(userDir(), history),
       outDir: userDir(),
       kvapi,
+      reads,
       print: (line) => console.log(line),
+      command: '',
     };
+    const given = argv.filter(
+      (a, i) => a !== '--seed' && argv[i - 1] !== '--seed' && !a.startsWith('--seed='),
+    );
+    o = { ...o, command: ['pnpm stress chaos', ...given, '--seed', String(o.seed)].join(' ') };
   } catch (e) {
     console.error(`stress chaos: ${(e as Error).message}`);
     console.error(CHAOS_USAGE);

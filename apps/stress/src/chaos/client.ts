@@ -43,6 +43,8 @@ export interface ClientEnv {
   readonly record: (e: HistoryEvent) => void;
   readonly newProcess: () => number;
   readonly timeoutMs: number;
+  /** `stale` reads each node's local state (`?consistency=stale`): not linearizable. */
+  readonly reads: 'linearizable' | 'stale';
 }
 
 export type Outcome = Pick<CompleteEvent, 'type' | 'value' | 'error'>;
@@ -61,13 +63,16 @@ export async function perform(
   key: string,
   value: InvokeEvent['value'],
   timeoutMs: number,
+  reads: 'linearizable' | 'stale' = 'linearizable',
 ): Promise<Outcome> {
   const k = encodeURIComponent(key);
   let res: Response;
   try {
     const signal = AbortSignal.timeout(timeoutMs);
-    if (f === 'get') res = await fetch(`${base}/kv/${k}`, { signal });
-    else if (f === 'put')
+    if (f === 'get') {
+      const q = reads === 'stale' ? '?consistency=stale' : '';
+      res = await fetch(`${base}/kv/${k}${q}`, { signal });
+    } else if (f === 'put')
       res = await fetch(`${base}/kv/${k}`, { method: 'PUT', body: String(value), signal });
     else if (f === 'delete') res = await fetch(`${base}/kv/${k}`, { method: 'DELETE', signal });
     else {
@@ -133,7 +138,7 @@ export async function runClient(
       time: env.now(),
     };
     env.record(invoke);
-    const out = await perform(env.url(node), f, key, value, env.timeoutMs);
+    const out = await perform(env.url(node), f, key, value, env.timeoutMs, env.reads);
     env.record({ process, f, key, ...out, time: env.now() });
     ops++;
     if (out.type === 'ok') {

@@ -165,8 +165,8 @@ export function check(operations: readonly KvOperation[]): CheckResult {
 
 /**
  * The smallest failing history of one key: starting from every operation on `key`, drops one
- * operation at a time and keeps the drop whenever the rest is still not linearizable (a greedy
- * one-minimal shrink; each check of one key's history is cheap).
+ * operation at a time and keeps the drop whenever the rest is still not linearizable, until no
+ * single drop is possible (one-minimal; each check of one key's history is cheap).
  */
 export function shrinkKey(
   operations: readonly KvOperation[],
@@ -175,10 +175,17 @@ export function shrinkKey(
 ): KvOperation[] {
   let ops = operations.filter((o) => o.input.key === key);
   const end = performance.now() + budgetMs;
-  for (let i = ops.length - 1; i >= 0 && performance.now() < end; i--) {
-    const without = ops.filter((_, j) => j !== i);
-    const r = checkOperations(kvModel, without, { maxSteps: 2_000_000 });
-    if (r.result === 'illegal') ops = without;
+  // Passes until none drops anything: a drop late in a pass can make an earlier one possible.
+  for (let changed = true; changed && performance.now() < end; ) {
+    changed = false;
+    for (let i = ops.length - 1; i >= 0 && performance.now() < end; i--) {
+      const without = ops.filter((_, j) => j !== i);
+      const r = checkOperations(kvModel, without, { maxSteps: 2_000_000 });
+      if (r.result === 'illegal') {
+        ops = without;
+        changed = true;
+      }
+    }
   }
   return ops;
 }

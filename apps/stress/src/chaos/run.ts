@@ -38,10 +38,14 @@ export interface ChaosOptions {
   readonly clientTimeoutMs: number;
   readonly snapshotEntries: number;
   readonly kvapi: KvapiFrom;
+  /** Client reads: linearizable (the default), or stale local reads, which should fail. */
+  readonly reads: 'linearizable' | 'stale';
   /** Where to keep the history (always kept on failure, in `outDir`). */
   readonly history: string | undefined;
   readonly outDir: string;
   readonly print: (line: string) => void;
+  /** The command line that repeats this run (its seed included), for the report. */
+  readonly command: string;
 }
 
 export interface ChaosResult {
@@ -149,6 +153,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       record,
       newProcess: () => processes++,
       timeoutMs: o.clientTimeoutMs,
+      reads: o.reads,
     };
     const nemesis = new Nemesis({
       nodes,
@@ -229,9 +234,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       print('');
       print(`history: ${file}`);
       print(`re-check: pnpm stress check ${file}   (smallest: pnpm stress check ${minFile})`);
-      print(
-        `reproduce: pnpm stress chaos --seed ${o.seed} --time ${o.timeS} --nodes ${o.nodes} --nemesis ${o.nemesis.join(',')}`,
-      );
+      print(`reproduce: ${o.command}`);
       print(`verdict: FAIL, ${res.violations.length} violations`);
       return {
         verdict: 'violation',
@@ -244,6 +247,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     if (res.result === 'unknown' || !conv.ok) {
       const file = keep(`chaos-${o.seed}.jsonl`);
       print(`history: ${file}`);
+      print(`reproduce: ${o.command}`);
       print(
         `verdict: FAIL, 0 violations but ${res.result === 'unknown' ? `checker undecided (${res.reason})` : 'no convergence'}`,
       );
@@ -267,6 +271,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       if (tail !== '') print(`--- last log lines of ${id} ---\n${tail}`);
     }
     if (file !== undefined) print(`history: ${file}`);
+    print(`reproduce: ${o.command}`);
     print(`verdict: FAIL, run aborted (seed ${o.seed})`);
     return { verdict: 'error', operations: 0, violations: 0, historyFile: file };
   } finally {
