@@ -148,7 +148,7 @@ export function progressBar(o: StressOptions): {
   const bar = new cliProgress.SingleBar(
     {
       format: byTime
-        ? 'bench [{bar}] {percentage}% | {done} entries | {rate} entries/s | {elapsed}s of {total}s'
+        ? 'bench [{bar}] {percentage}% | {done} entries | {rate} entries/s | {elapsed}s of {seconds}s'
         : 'bench [{bar}] {percentage}% | {value}/{total} entries | {rate} entries/s | eta {eta}s',
       stream: process.stderr,
       hideCursor: true,
@@ -157,17 +157,19 @@ export function progressBar(o: StressOptions): {
     cliProgress.Presets.shades_classic,
   );
   const t0 = performance.now();
-  const total = byTime ? Math.ceil(o.durationS ?? 0) : o.entries;
-  bar.start(total, 0, { done: 0, rate: 0, elapsed: 0 });
+  // By time, the bar counts tenths of a second.
+  const total = byTime ? Math.ceil((o.durationS ?? 0) * 10) : o.entries;
+  bar.start(total, 0, { done: 0, rate: 0, elapsed: 0, seconds: o.durationS ?? 0 });
   return {
     update: (done) => {
       const s = (performance.now() - t0) / 1000;
       const payload = {
         done: fmt(done),
         rate: fmt(done / Math.max(s, 0.001)),
-        elapsed: s.toFixed(0),
+        elapsed: s.toFixed(1),
+        seconds: o.durationS ?? 0,
       };
-      bar.update(byTime ? Math.min(total, Math.floor(s)) : done, payload);
+      bar.update(byTime ? Math.min(total, Math.floor(s * 10)) : done, payload);
     },
     stop: () => bar.stop(),
   };
