@@ -18,6 +18,7 @@ export const NEMESES = [
   'slow',
   'transfer',
   'member',
+  'combo',
 ] as const;
 export type NemesisKind = (typeof NEMESES)[number];
 
@@ -202,6 +203,28 @@ export class Nemesis {
         const to = rng.pick(nodes.ids.filter((id) => id !== leader));
         const r = await admin(nodes, rng, '/admin/transfer', { id: to });
         log('transfer', `to ${to}: HTTP ${r.status}`);
+        return;
+      }
+      case 'combo': {
+        // One node at a time, faults stacked: cut off, then killed and restarted while still
+        // cut off (it recovers from its log with no one to talk to), then slowed, then healed.
+        const [v] = await this.victims(1);
+        const id = v as string;
+        const others = nodes.ids.filter((x) => x !== id);
+        log('combo', `${id}: isolate, kill -9, restart isolated, slow links`);
+        net.partition([[id], others], rng.chance(0.5) ? 'cut' : 'drop');
+        await this.quiet(rng.int(500, 2000));
+        await nodes.kill(id);
+        await this.quiet(rng.int(500, 2000));
+        nodes.restart(id);
+        await nodes.waitHttp(id).catch(() => {});
+        await this.quiet(rng.int(500, 2000));
+        const ms = rng.int(20, 100);
+        for (const o of others) {
+          net.flow(id, o, { mode: 'delay', ms, jitterMs: ms });
+          net.flow(o, id, { mode: 'delay', ms, jitterMs: ms });
+        }
+        await this.quiet(hold);
         return;
       }
       case 'member': {

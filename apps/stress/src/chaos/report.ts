@@ -46,6 +46,7 @@ const MARKS: Readonly<Record<string, string>> = {
   slow: 's',
   transfer: 't',
   remove: 'm',
+  combo: 'c',
 };
 
 /**
