@@ -15,7 +15,7 @@ export const BENCH_USAGE = `usage: stress [bench] [--nodes N] [--storage sqlite|
                     [--entries N | --duration S] [--size B] [--concurrency N]
                     [--processes] [--tick-ms N] [--json FILE]
        stress bench --sweep [--duration S] [--storage …] [--transport …] [--processes]
-                    [--out FILE]`;
+                    [--repeat N] [--out FILE]`;
 
 const OPTIONS = {
   nodes: { type: 'string', default: '3' },
@@ -30,6 +30,7 @@ const OPTIONS = {
   json: { type: 'string' },
   sweep: { type: 'boolean', default: false },
   out: { type: 'string' },
+  repeat: { type: 'string', default: '1' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -190,7 +191,16 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
     console.error(BENCH_USAGE);
     return 2;
   }
-  if (values.sweep === true) return sweepMain(opts, values.out);
+  if (values.sweep === true) {
+    let repeat: number;
+    try {
+      repeat = num('repeat', values.repeat, 1);
+    } catch (e) {
+      console.error(`stress: ${(e as Error).message}`);
+      return 2;
+    }
+    return sweepMain(opts, values.out, repeat);
+  }
   const bar = progressBar(opts);
   let r: StressReport;
   try {

@@ -71,35 +71,48 @@ export function upsertSection(file: string, body: string): void {
   writeFileSync(file, next);
 }
 
-function command(o: StressOptions): string {
+function command(o: StressOptions, repeat: number): string {
   const flags = [
     `--duration ${o.durationS}`,
     `--nodes ${o.nodes}`,
     `--storage ${o.storage}`,
     `--transport ${o.transport}`,
     ...(o.processes === true ? ['--processes'] : []),
+    ...(repeat > 1 ? [`--repeat ${repeat}`] : []),
   ];
   return `pnpm stress bench --sweep ${flags.join(' ')}`;
 }
 
-export async function sweepMain(base: StressOptions, out: string | undefined): Promise<number> {
+export async function sweepMain(
+  base: StressOptions,
+  out: string | undefined,
+  repeat = 1,
+): Promise<number> {
   const o: StressOptions = { ...base, entries: 0, durationS: base.durationS || 3 };
   const plan: [number, number][] = [
     ...CONCURRENCY.map((c): [number, number] => [c, 100]),
     ...SIZES.map((s): [number, number] => [SIZE_SWEEP_CONCURRENCY, s]),
   ];
-  const points: Point[] = [];
-  for (const [i, [concurrency, size]] of plan.entries()) {
-    process.stderr.write(
-      `sweep ${i + 1}/${plan.length}: concurrency ${concurrency}, ${sizeName(size)} entries … `,
-    );
-    const r = await runStress({ ...o, concurrency, size });
-    const p = point(r);
-    points.push(p);
-    process.stderr.write(
-      `${Math.round(p.entriesPerSecond).toLocaleString('en-US')} entries/s, p99 ${p.p99.toFixed(1)} ms${p.identical ? '' : ' NOT IDENTICAL'}\n`,
-    );
+  // Rounds run every point once, so a slow spell of a shared machine spreads over all points
+  // instead of sinking one; each point reports its median round (by entries/s).
+  const runs: Point[][] = plan.map(() => []);
+  for (let round = 1; round <= repeat; round++) {
+    for (const [i, [concurrency, size]] of plan.entries()) {
+      process.stderr.write(
+        `sweep round ${round}/${repeat}, point ${i + 1}/${plan.length}: concurrency ${concurrency}, ${sizeName(size)} entries … `,
+      );
+      const p = point(await runStress({ ...o, concurrency, size }));
+      runs[i]?.push(p);
+      process.stderr.write(
+        `${Math.round(p.entriesPerSecond).toLocaleString('en-US')} entries/s, p99 ${p.p99.toFixed(1)} ms${p.identical ? '' : ' NOT IDENTICAL'}\n`,
+      );
+    }
   }
+  const points = runs.map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.entriesPerSecond - b.entriesPerSecond);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as Point;
+  });
+  const allIdentical = runs.every((rs) => rs.every((p) => p.identical));
   const byConcurrency = points.slice(0, CONCURRENCY.length);
   const bySize = points.slice(CONCURRENCY.length);
   const file = resolve(
@@ -115,13 +128,13 @@ export async function sweepMain(base: StressOptions, out: string | undefined): P
     `Measured ${new Date().toISOString().slice(0, 10)} with:`,
     '',
     '```sh',
-    command(o),
+    command(o, repeat),
     '```',
     '',
     `Machine: ${machine}. ${o.nodes} nodes, ${o.storage} storage, ${o.transport} transport, ` +
       `${o.processes === true ? 'one process per node' : 'all nodes in one process'}, ` +
-      `${o.durationS} s per point. Each point is one short run on a shared, noisy machine: ` +
-      'compare shapes and ratios, not absolute numbers.',
+      `${o.durationS} s per run, ${repeat} interleaved round${repeat === 1 ? '' : 's'}, each point the median round by entries/s. ` +
+      'The machine is shared and noisy: compare shapes and ratios, not absolute numbers.',
     '',
     `![entries/s against concurrency and entry size](${relative(dirname(file), svgFile)})`,
     '',
@@ -137,5 +150,5 @@ export async function sweepMain(base: StressOptions, out: string | undefined): P
   upsertSection(file, body);
   console.log(rows(points).join('\n'));
   console.log(`\nwrote ${file} (section "${SECTION}") and ${svgFile}`);
-  return points.every((p) => p.identical) ? 0 : 1;
+  return allIdentical ? 0 : 1;
 }
