@@ -137,6 +137,7 @@ export function summary(r: StressReport): string {
       : []),
     '',
     `identical sequence on every node: ${r.identical ? 'yes' : 'NO'}`,
+    ...(r.attempts > 1 ? [`(run ${r.attempts}: leadership moved during the earlier ones)`] : []),
   ].join('\n');
 }
 

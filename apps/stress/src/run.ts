@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RaftError } from 'raft-core';
 import { type Driver, inProcess, type NodeDigest, processes } from './bench/drivers.js';
 import { percentile } from './bench/load.js';
 
@@ -68,14 +69,46 @@ export interface StressReport {
   readonly nodes: readonly NodeReport[];
   /** Every node applied the identical sequence (same count and rolling hash). */
   readonly identical: boolean;
+  /** Runs it took: more than 1 when leadership moved mid-run and the run started over. */
+  readonly attempts: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A proposal rejected because leadership moved (an election on a loaded machine): the
+ * measurement is void, but nothing is wrong. In `--processes` mode it arrives as text.
+ */
+function isLeaderChange(e: unknown): boolean {
+  if (RaftError.isInstance(e) && (e.code === 'ProposalDropped' || e.code === 'NotLeader')) {
+    return true;
+  }
+  return /RaftError: .*(superseded|not the leader)|ProposalDropped|NotLeader/.test(String(e));
+}
+
+const ATTEMPTS = 3;
+
+/**
+ * Runs the benchmark; if leadership moves mid-run (a proposal is dropped), starts over on a
+ * fresh cluster, up to 3 attempts in all, and says so on stderr.
+ */
 export async function runStress(o: StressOptions): Promise<StressReport> {
   if ((o.entries <= 0 && (o.durationS ?? 0) <= 0) || o.size < 4) {
     throw new Error('runStress: give entries or durationS, and size >= 4');
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { ...(await runOnce(o)), attempts: attempt };
+    } catch (e) {
+      if (attempt >= ATTEMPTS || !isLeaderChange(e)) throw e;
+      process.stderr.write(
+        `\nstress: leadership moved during the run (${String(e).split('\n')[0]}); starting again on a fresh cluster (attempt ${attempt + 1}/${ATTEMPTS})\n`,
+      );
+    }
+  }
+}
+
+async function runOnce(o: StressOptions): Promise<Omit<StressReport, 'attempts'>> {
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const dir = await mkdtemp(join(tmpdir(), 'tsraft-stress-'));
   let driver: Driver | undefined;
