@@ -86,7 +86,7 @@ describe('stress check', () => {
     const r = await stress(['check', stale], 60_000);
     expect(r.code).toBe(1);
     expect(r.out).toContain('verdict: FAIL, 1 violations');
-    expect(r.out).toContain('smallest failing history (2 operations)');
+    expect(r.out).toContain('smallest failing history (3 operations)');
 
     const failed = history('failed.jsonl', [
       { type: 'invoke', process: 0, f: 'put', key: 'x', value: 'z', node: 'n1', time: 0 },

@@ -166,7 +166,8 @@ export function check(operations: readonly KvOperation[]): CheckResult {
 /**
  * The smallest failing history of one key: starting from every operation on `key`, drops one
  * operation at a time and keeps the drop whenever the rest is still not linearizable, until no
- * single drop is possible (one-minimal; each check of one key's history is cheap).
+ * single drop is possible (each check of one key's history is cheap). The write of a value that
+ * a remaining operation observed is never dropped, so the result still tells the story.
  */
 export function shrinkKey(
   operations: readonly KvOperation[],
@@ -180,6 +181,10 @@ export function shrinkKey(
     changed = false;
     for (let i = ops.length - 1; i >= 0 && performance.now() < end; i--) {
       const without = ops.filter((_, j) => j !== i);
+      // Keep the write of every value a remaining operation reads (or expects as a cas's
+      // `from`): otherwise "read a value never written" would explain every violation and
+      // the shrunk history would no longer show what went wrong.
+      if (observed(without).has(writtenValue(ops[i] as KvOperation) ?? '')) continue;
       const r = checkOperations(kvModel, without, { maxSteps: 2_000_000 });
       if (r.result === 'illegal') {
         ops = without;
@@ -188,6 +193,21 @@ export function shrinkKey(
     }
   }
   return ops;
+}
+
+/** The value an operation writes, if it is a put or a cas. */
+function writtenValue(o: KvOperation): string | undefined {
+  return o.input.op === 'put' ? o.input.value : o.input.op === 'cas' ? o.input.to : undefined;
+}
+
+/** Every value some operation saw: a get's result, or the `from` of a successful cas. */
+function observed(ops: readonly KvOperation[]): Set<string> {
+  const seen = new Set<string>();
+  for (const o of ops) {
+    if (o.input.op === 'get' && typeof o.output === 'string') seen.add(o.output);
+    if (o.input.op === 'cas' && o.output === true && o.input.from !== null) seen.add(o.input.from);
+  }
+  return seen;
 }
 
 /** One operation as a line for humans. */
