@@ -185,6 +185,13 @@ export function shrinkKey(
       // `from`): otherwise "read a value never written" would explain every violation and
       // the shrunk history would no longer show what went wrong.
       if (observed(without).has(writtenValue(ops[i] as KvOperation) ?? '')) continue;
+      // Likewise a cas that failed from `null` saw the key present: keep some write for it.
+      const failedFromNull = without.some(
+        (o) => o.input.op === 'cas' && o.output === false && o.input.from === null,
+      );
+      if (failedFromNull && writtenValue(ops[i] as KvOperation) !== undefined) {
+        if (!without.some((o) => writtenValue(o) !== undefined)) continue;
+      }
       const r = checkOperations(kvModel, without, { maxSteps: 2_000_000 });
       if (r.result === 'illegal') {
         ops = without;
