@@ -49,7 +49,10 @@ export async function admin(
     try {
       const res = await fetch(`${nodes.url(id)}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${nodes.secret}`,
+        },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(6000),
       });

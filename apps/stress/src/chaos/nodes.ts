@@ -80,7 +80,8 @@ export class Nodes {
   readonly peer = new Map<string, number>();
   private readonly running = new Map<string, Running>();
   private readonly joining = new Set<string>();
-  private readonly secret = randomBytes(18).toString('base64url');
+  /** The cluster secret (peer handshakes; kvapi also wants it as a bearer token on /admin). */
+  readonly secret = randomBytes(18).toString('base64url');
   private net: Network | undefined;
   private readonly entry: { args: string[]; built: boolean };
 
