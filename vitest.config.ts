@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'examples/*'],
+    // examples/ also holds a README.md, so match the examples' config files, not every entry.
+    projects: ['packages/*', 'apps/*', 'examples/*/vitest.config.ts'],
   },
 });

@@ -5,7 +5,8 @@ export default defineConfig({
   format: ['esm'],
   dts: false,
   sourcemap: true,
-  clean: true,
+  // dist/ui is tsup.ui.config.ts's output.
+  clean: ['!ui/**'],
   target: 'node20',
   platform: 'node',
   banner: { js: '#!/usr/bin/env node' },

@@ -7,7 +7,7 @@
  *   BENCH_SECONDS=5 BENCH_ONLY=set pnpm --filter kvapi bench
  *
  * Also measures the disk's raw write+fdatasync rate in the same run, since set throughput at
- * low concurrency is bound by it (TOOLCHAIN §6b).
+ * low concurrency is bound by it (docs/toolchain.md).
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';

@@ -19,6 +19,8 @@ export interface KvapiConfig {
   readonly cluster: readonly ClusterMember[];
   readonly data: string;
   readonly secret: string | undefined;
+  /** With a secret: which HTTP routes need `Authorization: Bearer <secret>` (see auth.ts). */
+  readonly httpAuth: 'admin' | 'all';
   readonly clusterId: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly snapshotEntries: number;
@@ -32,6 +34,15 @@ export interface KvapiConfig {
   readonly sync: 'full' | 'normal';
   /** `--cluster` addresses win over those learned from the log (e.g. proxies in front of peers). */
   readonly pinPeers: boolean;
+  /** PEM files for mutual TLS (`wss`) on the peer links; absent = plain `ws` (see peer-tls.ts). */
+  readonly peerTls?: PeerTlsFiles;
+}
+
+/** The three `--peer-tls-*` files. */
+export interface PeerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
 }
 
 /** A bad command line; `message` is the one line printed before exiting with status 2. */
@@ -56,7 +67,14 @@ A replicated key-value store over HTTP (Raft via tsraft). goraft-compatible flag
 Options:
   --secret S              shared cluster secret for the peer links' HMAC handshake (or env
                           KVAPI_SECRET). Without it peer links are unauthenticated (a warning).
+                          With it, HTTP admin routes need "Authorization: Bearer S".
+  --http-auth admin|all   with --secret: admin = only /admin/* need the token (default);
+                          all = every route but the /ui page itself (reads too)
   --cluster-id ID         cluster identity checked by storage and peer handshakes (default kvapi)
+  --peer-tls-cert FILE    with --peer-tls-key and --peer-tls-ca: mutual TLS (wss) on the peer
+  --peer-tls-key FILE     links. CERT (PEM) serves and dials (extendedKeyUsage serverAuth and
+  --peer-tls-ca FILE      clientAuth, a SAN for the peer address); CA (PEM) signs every member's
+                          certificate. Peers that fail verification are refused.
   --join                  start empty and wait to be added (POST /admin/learner on the cluster)
   --tick-ms N             raft tick in ms (default 100: heartbeats 100 ms, elections 1-2 s)
   --snapshot-entries N    snapshot after N applied entries (default 10000; 0 = never)
@@ -155,6 +173,10 @@ export function parseCli(
         cluster: { type: 'string' },
         data: { type: 'string' },
         secret: { type: 'string' },
+        'http-auth': { type: 'string' },
+        'peer-tls-cert': { type: 'string' },
+        'peer-tls-key': { type: 'string' },
+        'peer-tls-ca': { type: 'string' },
         'cluster-id': { type: 'string' },
         'log-level': { type: 'string' },
         'snapshot-entries': { type: 'string' },
@@ -201,13 +223,24 @@ export function parseCli(
     throw new UsageError('--cluster-id: 1-255 bytes');
   }
   const secret = str('secret') ?? env.KVAPI_SECRET;
+  const httpAuth = str('http-auth') ?? 'admin';
+  if (httpAuth !== 'admin' && httpAuth !== 'all') {
+    throw new UsageError(`--http-auth: expected admin or all, got ${httpAuth}`);
+  }
   const maxValueBytes = int(str('max-value-bytes'), '--max-value-bytes', 1024 * 1024, 1);
+  const tls = [str('peer-tls-cert'), str('peer-tls-key'), str('peer-tls-ca')] as const;
+  const tlsGiven = tls.filter((f) => f !== undefined).length;
+  if (tlsGiven !== 0 && tlsGiven !== 3) {
+    throw new UsageError('--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together');
+  }
+  const [cert, key, ca] = tls;
   return {
     node,
     http,
     cluster,
     data: str('data') ?? `./data/node-${node}`,
     secret: secret === '' ? undefined : secret,
+    httpAuth,
     clusterId,
     logLevel: level as KvapiConfig['logLevel'],
     snapshotEntries: int(str('snapshot-entries'), '--snapshot-entries', 10_000, 0),
@@ -220,5 +253,8 @@ export function parseCli(
     headersTimeoutMs: int(str('headers-timeout-ms'), '--headers-timeout-ms', 10_000, 100),
     sync,
     pinPeers: values['pin-peers'] === true,
+    ...(cert !== undefined &&
+      key !== undefined &&
+      ca !== undefined && { peerTls: { cert, key, ca } }),
   };
 }

@@ -120,6 +120,11 @@ process.stdout.write(
     ...ids.map((id, i) => `  node ${id}: HTTP ${u(i)}  raft 127.0.0.1:${base + i + 1000}`),
     `leader: ${leader ?? 'none yet'}`,
     '',
+    `Dashboard: ${u(0)}/ui (any node serves it)`,
+    `  its admin actions ask for the cluster secret: ${
+      process.env.KVAPI_SECRET === undefined ? secret : 'the KVAPI_SECRET you set'
+    }`,
+    '',
     'Try:',
     `  curl "${u(0)}/set?key=x&value=1"`,
     ...ids.map((_, i) => `  curl "${u(i)}/get?key=x"`),

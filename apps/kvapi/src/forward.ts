@@ -28,7 +28,12 @@ export class Forwarder {
     timeout: 60_000,
   });
 
-  constructor(private readonly self: string) {}
+  /** `secret`: sent as a bearer token, so the leader accepts relayed admin (and, with
+   * `--http-auth all`, every) request; the follower checked the client's own token first. */
+  constructor(
+    private readonly self: string,
+    private readonly secret?: string,
+  ) {}
 
   forward(
     target: string,
@@ -44,6 +49,7 @@ export class Forwarder {
     const host = target.slice(0, i).replace(/^\[|\]$/g, '');
     const port = Number(target.slice(i + 1));
     const headers: Record<string, string> = { [FORWARDED_HEADER]: this.self };
+    if (this.secret !== undefined) headers.authorization = `Bearer ${this.secret}`;
     for (const h of PASS_HEADERS) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;

@@ -1,5 +1,5 @@
 /**
- * How kvapi turns failures into HTTP answers (DESIGN §6): 4xx and 503 mean "definitely not
+ * How kvapi turns failures into HTTP answers (apps/kvapi/README.md): 4xx and 503 mean "definitely not
  * applied", 504 means "outcome unknown". Every error answer is JSON with an `error` field.
  */
 import { RaftError } from 'raft-core';

@@ -4,11 +4,17 @@
  */
 import { parseCli, USAGE, UsageError } from './cli.js';
 import { KvapiServer } from './server.js';
+import { isTool, TOOLS_USAGE, toolMain } from './tools.js';
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (isTool(argv[0])) {
+    process.exitCode = await toolMain(argv);
+    return;
+  }
   let config: ReturnType<typeof parseCli>;
   try {
-    config = parseCli(process.argv.slice(2), process.env);
+    config = parseCli(argv, process.env);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`kvapi: ${e.message}\n`);
@@ -17,7 +23,7 @@ async function main(): Promise<void> {
     throw e;
   }
   if (config === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${TOOLS_USAGE}\n`);
     return;
   }
   let server: KvapiServer;

@@ -1,7 +1,7 @@
 /**
  * `Directory` knows every member's HTTP and raft peer address. Founding members come from
  * `--cluster`; members added later carry `{peer, http}` in the context of their ConfChange
- * entry (DESIGN §6), so every node — also one restarted or restored from a snapshot — learns
+ * entry (as etcd-io/raft does), so every node — also one restarted or restored from a snapshot — learns
  * them from the log. The directory keeps the transport's peer list in step with it.
  */
 import type { ClusterMember } from './cli.js';

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RaftNode } from 'raft-core';
 import type { WsTransport } from 'raft-transport-ws';
+import type { StatusCounters } from './schema.js';
 
 const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
 
@@ -23,6 +24,11 @@ export class Metrics {
   readonly snapshots: Counter;
   readonly forwarded: Counter<'result'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Plain totals beside the prom-client ones, readable synchronously for `/status`. */
+  private writesOk = 0;
+  private writesFailed = 0;
+  private commitLatencyMsSum = 0;
+  private readonly started = performance.now();
 
   constructor(node: RaftNode<unknown>, transport: WsTransport, peers: () => PeerView[]) {
     const registers = [this.registry];
@@ -128,5 +134,28 @@ export class Metrics {
       if (role === 'candidate') this.elections.inc();
     });
     node.on('leaderChange', () => this.leaderChanges.inc());
+  }
+
+  /** Records a write this node proposed: applied (with its commit latency) or failed. */
+  proposal(op: string, result: string, latencyMs?: number): void {
+    this.proposals.inc({ op, result });
+    if (result === 'ok') {
+      this.writesOk++;
+      if (latencyMs !== undefined) {
+        this.commitLatency.observe({ op }, latencyMs / 1000);
+        this.commitLatencyMsSum += latencyMs;
+      }
+    } else {
+      this.writesFailed++;
+    }
+  }
+
+  counters(): StatusCounters {
+    return {
+      writesOk: this.writesOk,
+      writesFailed: this.writesFailed,
+      commitLatencyMsSum: this.commitLatencyMsSum,
+      uptimeMs: performance.now() - this.started,
+    };
   }
 }

@@ -11,6 +11,8 @@ import { SqliteLogStorage } from 'raft-storage-sqlite';
 import { WsTransport } from 'raft-transport-ws';
 import type { KvapiConfig } from './cli.js';
 import { Directory } from './members.js';
+import { loadPeerTls } from './peer-tls.js';
+import type { StatusPeer } from './schema.js';
 
 /** Adapts pino to raft-core's `Logger`. */
 export function raftLogger(log: PinoLogger): Logger {
@@ -20,15 +22,6 @@ export function raftLogger(log: PinoLogger): Logger {
     warn: (msg, fields) => log.warn(fields ?? {}, msg),
     error: (msg, fields) => log.error(fields ?? {}, msg),
   };
-}
-
-export interface PeerInfo {
-  readonly id: string;
-  readonly match: number;
-  readonly next: number;
-  readonly state: string;
-  readonly active: boolean;
-  readonly learner: boolean;
 }
 
 export class Replica {
@@ -61,6 +54,7 @@ export class Replica {
         clusterId: config.clusterId,
         listen: self.peer,
         ...(config.secret !== undefined && { secret: config.secret }),
+        ...(config.peerTls !== undefined && { tls: loadPeerTls(config.peerTls) }),
         logger,
       });
     } catch (e) {
@@ -115,22 +109,18 @@ export class Replica {
   }
 
   /** Leader only: replication progress of every other member (empty elsewhere). */
-  peers(): PeerInfo[] {
-    const raft = this.node._raw.raft;
-    if (raft.role !== 'leader') return [];
-    const out: PeerInfo[] = [];
-    for (const [id, pr] of raft.tracker.progress) {
-      if (id === this.node.id) continue;
-      out.push({
-        id,
-        match: pr.match,
-        next: pr.next,
-        state: pr.state,
-        active: pr.recentActive,
-        learner: pr.isLearner,
-      });
-    }
-    return out;
+  peers(): StatusPeer[] {
+    return this.node.progress().map((p) => ({
+      id: p.id,
+      match: p.match,
+      next: p.next,
+      state: p.state,
+      active: p.reachable,
+      learner: p.learner,
+      inflight: p.inflight,
+      inflightBytes: p.inflightBytes,
+      pendingSnapshot: p.pendingSnapshot,
+    }));
   }
 
   /** Hands leadership to the most up-to-date voter, if leader; never throws. */

@@ -9,8 +9,9 @@ import type { ConfState } from 'raft-core';
 import { parseHostPort } from './cli.js';
 import { FORWARDED_HEADER } from './forward.js';
 import { HttpError, toHttpError, withTimeout } from './http-errors.js';
-import { type MemberContext, parseMemberContext } from './members.js';
+import type { MemberContext } from './members.js';
 import { bodyJson } from './request.js';
+import { buildStatus } from './status.js';
 import type { Ctx } from './writes.js';
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -141,37 +142,7 @@ export function adminRoutes(app: FastifyInstance, ctx: Ctx): void {
   });
 
   app.get('/status', async (_req, reply) => {
-    const s = node.status();
-    const cs = s.confState;
-    const member = (id: string, role: string): Record<string, unknown> => {
-      const m = directory.get(id);
-      return { id, role, http: m?.http ?? null, peer: m?.peer ?? null };
-    };
-    const fromLog = replica.sm.members();
-    await reply.send({
-      id: s.id,
-      role: s.role,
-      term: s.term,
-      leader: s.leader,
-      leaderHttp: directory.httpOf(s.leader),
-      commitIndex: s.commitIndex,
-      appliedIndex: s.appliedIndex,
-      lastIndex: s.lastIndex,
-      members: [
-        ...cs.voters.map((id) => member(id, 'voter')),
-        ...cs.learners.map((id) => member(id, 'learner')),
-      ],
-      jointOutgoing: cs.votersOutgoing,
-      peers: replica.peers(),
-      http: config.http,
-      peer: directory.get(config.node)?.peer ?? null,
-      keys: replica.sm.size,
-      membersFromLog: Object.fromEntries(
-        [...fromLog].map(([id, c]) => [id, parseMemberContext(c) ?? c]),
-      ),
-      transport: replica.transport.stats(),
-      stopped: s.stopped,
-    });
+    await reply.send(buildStatus(ctx));
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -1,5 +1,5 @@
 /**
- * The key-value routes of DESIGN §6: goraft's `/set` and `/get`, REST-style `/kv/<key>`,
+ * The key-value routes (apps/kvapi/README.md): goraft's `/set` and `/get`, REST-style `/kv/<key>`,
  * `/cas/<key>` and the prefix listing `/kv?prefix=`. Keys in paths may contain `/`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

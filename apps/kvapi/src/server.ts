@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
+import { registerAuth } from './auth.js';
 import type { KvapiConfig } from './cli.js';
 import { parseHostPort } from './cli.js';
 import { Forwarder } from './forward.js';
@@ -19,16 +20,21 @@ import { Metrics } from './metrics.js';
 import { Replica } from './replica.js';
 import { parseQuery } from './request.js';
 import { adminRoutes } from './routes-admin.js';
+import { backupRoutes } from './routes-backup.js';
+import { eventsRoutes } from './routes-events.js';
 import { kvRoutes } from './routes-kv.js';
+import { uiRoutes } from './routes-ui.js';
 import { Writer } from './writes.js';
 
 /** Methods allowed per route pattern, for 405 answers. */
 const ALLOWED: ReadonlyArray<[RegExp, string]> = [
-  [/^\/(set|get|status|metrics)$/, 'GET, HEAD'],
+  [/^\/(set|get|status|metrics|events)$/, 'GET, HEAD'],
+  [/^\/ui(\/(index\.html|app\.js|app\.css)?)?$/, 'GET, HEAD'],
   [/^\/kv$/, 'GET, HEAD'],
   [/^\/kv\/.+/, 'GET, HEAD, PUT, DELETE'],
   [/^\/cas\/.+/, 'POST'],
   [/^\/admin\/(learner|promote|remove|transfer)$/, 'POST'],
+  [/^\/admin\/backup$/, 'GET, HEAD'],
 ];
 
 export class KvapiServer {
@@ -44,7 +50,7 @@ export class KvapiServer {
     const headersTimeout = config.headersTimeoutMs;
     const app = Fastify({
       logger: { level: config.logLevel, base: { node: config.node } },
-      // Requests are logged at debug by our onResponse hook (TOOLCHAIN §6e: info costs ~40%).
+      // Requests are logged at debug by our onResponse hook (docs/toolchain.md: info costs ~40%).
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: config.bodyLimit,
       connectionTimeout: 120_000,
@@ -76,7 +82,7 @@ export class KvapiServer {
       await app.close();
       throw e;
     });
-    const forwarder = new Forwarder(config.node);
+    const forwarder = new Forwarder(config.node, config.secret);
     const metrics = new Metrics(replica.node, replica.transport, () => replica.peers());
     replica.onSnapshot = () => metrics.snapshots.inc();
     const ctx = { config, replica, forwarder, metrics };
@@ -91,6 +97,7 @@ export class KvapiServer {
       app.log.info({ leader, term }, `leader is ${leader ?? 'unknown'} at term ${term}`),
     );
 
+    registerAuth(app, config);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -135,6 +142,9 @@ export class KvapiServer {
     writer.register(app);
     kvRoutes(app, ctx, writer);
     adminRoutes(app, ctx);
+    backupRoutes(app, ctx);
+    eventsRoutes(app, ctx);
+    uiRoutes(app);
 
     const { host, port } = parseHostPort(config.http, '--http');
     try {

@@ -155,16 +155,15 @@ export class Writer {
       r = await withTimeout(p, config.requestTimeoutMs, cmd.op);
     } catch (e) {
       if (RaftError.isInstance(e) && e.code === 'NotLeader') {
-        metrics.proposals.inc({ op: cmd.op, result: 'not_applied' });
+        metrics.proposal(cmd.op, 'not_applied');
         return null;
       }
       const err = toHttpError(e, () => replica.leaderInfo());
       const result = err.status === 504 ? 'unknown' : err.status < 500 ? 'rejected' : 'not_applied';
-      metrics.proposals.inc({ op: cmd.op, result });
+      metrics.proposal(cmd.op, result);
       throw err;
     }
-    metrics.proposals.inc({ op: cmd.op, result: 'ok' });
-    metrics.commitLatency.observe({ op: cmd.op }, (performance.now() - t0) / 1000);
+    metrics.proposal(cmd.op, 'ok', performance.now() - t0);
     if (r.error === 'SessionExpired') {
       throw new HttpError(410, 'SessionExpired', 'client session expired; start a new one', {
         index: r.index,

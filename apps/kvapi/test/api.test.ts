@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, ProcessCluster, sleep } from './support/cluster.js';
+import { ADMIN_AUTH, http, ProcessCluster, sleep } from './support/cluster.js';
 
 let c: ProcessCluster;
 let leader: string;
@@ -156,7 +156,21 @@ describe('bad input: a JSON 4xx, no crash, no effect', () => {
       { method: 'PUT', body: 'x', headers: { 'x-client-id': 'a', 'x-client-seq': '-1' } },
       400,
     ],
-    ['admin without id', '/admin/promote', { method: 'POST', body: '{}' }, 400],
+    [
+      'admin without id',
+      '/admin/promote',
+      { method: 'POST', body: '{}', headers: ADMIN_AUTH },
+      400,
+    ],
+    ['unknown dashboard asset', '/ui/nope.js', {}, 404],
+    ['POST to the dashboard', '/ui', { method: 'POST', body: 'x' }, 405],
+    ['admin without the token', '/admin/promote', { method: 'POST', body: '{"id":"0"}' }, 401],
+    [
+      'admin with a wrong token',
+      '/admin/promote',
+      { method: 'POST', body: '{"id":"0"}', headers: { authorization: 'Bearer nope' } },
+      401,
+    ],
   ];
   it.each(cases)('%s', async (_name, path, init, status) => {
     for (const id of [leader, followers[0] as string]) {

@@ -1,6 +1,6 @@
 import { KvClient } from 'raft-kv';
 import { afterEach, describe, expect, it } from 'vitest';
-import { http, ProcessCluster, sleep } from './support/cluster.js';
+import { ADMIN_AUTH, http, ProcessCluster, sleep } from './support/cluster.js';
 
 let c: ProcessCluster | undefined;
 
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 const post = (url: string, body: unknown) =>
-  http(url, { method: 'POST', body: JSON.stringify(body) });
+  http(url, { method: 'POST', body: JSON.stringify(body), headers: ADMIN_AUTH });
 
 async function until(what: string, f: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -45,6 +45,7 @@ export interface RaftConfig {
   readonly snapshotWindow?: number;
   /** Source of randomness in [0, 1). The pure core has no default: the driver injects one. */
   readonly random: () => number;
+  /** Where the core logs. Default {@link noopLogger} (silent). */
   readonly logger?: Logger;
 }
 

@@ -26,7 +26,12 @@ export type RaftErrorCode =
  * `RaftError.isInstance(e)` works across duplicate installs of the package.
  */
 export class RaftError extends Error {
+  /** What went wrong; stable across versions (see {@link RaftErrorCode}). */
   readonly code: RaftErrorCode;
+  /**
+   * Brand checked by {@link RaftError.isInstance}; a global symbol, so it survives duplicate
+   * installs.
+   */
   readonly [MARKER] = true;
 
   constructor(code: RaftErrorCode, message: string, options?: { cause?: unknown }) {
@@ -35,6 +40,7 @@ export class RaftError extends Error {
     this.code = code;
   }
 
+  /** True if `e` is a `RaftError` (or a subclass) from any copy of raft-core. */
   static isInstance(e: unknown): e is RaftError {
     return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[MARKER] === true;
   }
@@ -42,6 +48,7 @@ export class RaftError extends Error {
 
 /** The node is not the leader; `leaderHint` names the leader it believes in, if any. */
 export class NotLeaderError extends RaftError {
+  /** The node this node believes is the leader, or null if it knows none. */
   readonly leaderHint: NodeId | null;
   constructor(leaderHint: NodeId | null) {
     super('NotLeader', `not the leader${leaderHint === null ? '' : ` (leader is ${leaderHint})`}`);

@@ -1,5 +1,14 @@
+/**
+ * Raft consensus as a pure, deterministic state machine ({@link RawNode}), the async driver
+ * that runs it against storage, transport and a state machine ({@link RaftNode}), the ports
+ * those implement, and the value types they exchange.
+ *
+ * @module index
+ */
 export { decodeConfChange, encodeConfChange } from './confchange/codec.js';
 export type { RaftConfig } from './config.js';
+export type { RateLimitOptions } from './driver/rate-limited-logger.js';
+export { rateLimitedLogger } from './driver/rate-limited-logger.js';
 export type { RaftErrorCode } from './errors.js';
 export { FatalError, NotLeaderError, RaftError, RaftInvariantError } from './errors.js';
 export type { LogFields, Logger } from './logger.js';
@@ -16,8 +25,8 @@ export type {
   TimerHandle,
   Transport,
 } from './ports.js';
-export type { RaftState } from './raft.js';
-export type { RawStatus, Ready, SoftState } from './raw-node.js';
+export type { RaftState, ReadState } from './raft.js';
+export type { PeerProgress, RawStatus, Ready, SoftState } from './raw-node.js';
 export { RawNode } from './raw-node.js';
 export type {
   ConfChange,

@@ -6,9 +6,13 @@ export type LogFields = Readonly<Record<string, unknown>>;
  * Messages follow etcd's style ("1 became leader at term 3").
  */
 export interface Logger {
+  /** Detail for debugging (per-message and per-tick events). */
   debug(msg: string, fields?: LogFields): void;
+  /** Normal state changes (elections, leader changes, membership). */
   info(msg: string, fields?: LogFields): void;
+  /** Something is wrong but the node carries on (refused peers, dropped messages). */
   warn(msg: string, fields?: LogFields): void;
+  /** A failure that needs attention (a port failed, the node stops). */
   error(msg: string, fields?: LogFields): void;
 }
 

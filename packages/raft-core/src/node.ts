@@ -13,7 +13,7 @@ import type {
   Transport,
 } from './ports.js';
 import { Raft } from './raft.js';
-import { RawNode, type RawStatus, type Ready } from './raw-node.js';
+import { type PeerProgress, RawNode, type RawStatus, type Ready } from './raw-node.js';
 import {
   type ConfChange,
   type ConfState,
@@ -30,9 +30,13 @@ import {
 
 /** Options of {@link RaftNode.start}. */
 export interface RaftNodeOptions<R> {
+  /** This node's id, unique in the cluster. */
   readonly id: NodeId;
+  /** Where the log, hard state and snapshots live (e.g. `SqliteLogStorage`). */
   readonly storage: LogStorage;
+  /** How messages reach the other nodes (e.g. `WsTransport`). */
   readonly transport: Transport;
+  /** The replicated application; its `apply` results resolve `propose()`. */
   readonly stateMachine: StateMachine<R>;
   /**
    * The voters of a brand-new cluster. Used only when `storage` is empty; every founding member
@@ -42,12 +46,22 @@ export interface RaftNodeOptions<R> {
   readonly bootstrap?: readonly NodeId[];
   /** Milliseconds per tick. Default 100 (so heartbeats every 100 ms, elections after 1–2 s). */
   readonly tickMs?: number;
+  /** Ticks without a leader before an election (randomized in [n, 2n)). Default 10. */
   readonly electionTick?: number;
+  /** Ticks between the leader's heartbeats. Default 1. */
   readonly heartbeatTick?: number;
+  /**
+   * Run a PreVote round before an election, so a rejoining node cannot disrupt (thesis §9.6).
+   * Default true.
+   */
   readonly preVote?: boolean;
+  /** A leader that has not heard from a quorum for an election timeout steps down. Default true. */
   readonly checkQuorum?: boolean;
+  /** Byte limit of the entries in one append message. Default 1 MiB. */
   readonly maxSizePerMsg?: number;
+  /** Unacknowledged append messages in flight per follower. Default 256. */
   readonly maxInflightMsgs?: number;
+  /** Unacknowledged entry bytes in flight per follower (0 = no limit). Default 32 MiB. */
   readonly maxInflightBytes?: number;
   /** How reads confirm leadership; see `RaftConfig.readOnly`. Default `'safe'`. */
   readonly readOnly?: 'safe' | 'lease';
@@ -72,9 +86,11 @@ export interface RaftNodeOptions<R> {
   readonly snapshotChunkSize?: number;
   /** fsync each write (default true). `false` trades durability for speed: tests only. */
   readonly sync?: boolean;
+  /** Drives ticks and timeouts. Default {@link systemClock}; tests pass a fake one. */
   readonly clock?: Clock;
   /** Randomness for election timeouts. Default `Math.random`. */
   readonly random?: () => number;
+  /** Where the node logs. Default silent: pass `console` to see refusals and elections. */
   readonly logger?: Logger;
 }
 
@@ -82,20 +98,40 @@ export interface RaftNodeOptions<R> {
 export interface NodeStatus extends RawStatus {
   /** Set once the node stopped; `failure` holds the fatal error if it failed. */
   readonly stopped: boolean;
+  /** The fatal error that stopped the node, or null. */
   readonly failure: Error | null;
 }
 
 /** Events emitted by a {@link RaftNode}. */
 export interface RaftNodeEvents {
-  roleChange: { readonly role: Role; readonly term: Term };
-  leaderChange: { readonly leader: NodeId | null; readonly term: Term };
+  /** This node's role changed (`role`, in `term`). */
+  roleChange: {
+    /** The new role. */
+    readonly role: Role;
+    /** The term it took the role in. */
+    readonly term: Term;
+  };
+  /** The leader this node knows of changed (`leader` is null while unknown). */
+  leaderChange: {
+    /** The new leader, or null while none is known. */
+    readonly leader: NodeId | null;
+    /** The term of that leadership. */
+    readonly term: Term;
+  };
   /** The node hit a fatal storage/transport/state machine error and stopped. */
   error: Error;
   /**
    * A snapshot is durable: one this node took (`installed: false`) or one it installed from the
    * leader (`installed: true`).
    */
-  snapshot: { readonly index: Index; readonly bytes: number; readonly installed: boolean };
+  snapshot: {
+    /** The last log index the snapshot covers. */
+    readonly index: Index;
+    /** Size of its data. */
+    readonly bytes: number;
+    /** True if it came from the leader, false if this node took it. */
+    readonly installed: boolean;
+  };
 }
 
 type Listener<T> = (payload: T) => void;
@@ -139,9 +175,11 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
  *
  * Every promise it hands out settles exactly once (`driver/`: proposals, reads, transfers);
  * storage writes go through one queue, so a snapshot saved in the background never overlaps
- * (or overtakes) the log writes of the loop.
+ * (or overtakes) the log writes of the loop — except `LogStorage.stageSnapshot`, which writes a
+ * snapshot's data beside the queue so that a large snapshot does not pause the log.
  */
 export class RaftNode<R = unknown> {
+  /** This node's id. */
   readonly id: NodeId;
   private readonly raw: RawNode;
   private readonly storage: LogStorage;
@@ -404,8 +442,22 @@ export class RaftNode<R = unknown> {
     this.kick();
   }
 
+  /**
+   * The node's current state (term, role, leader, indexes, configuration), for monitoring.
+   * `snapshotIndex` here is the last durable snapshot's index (taken or installed).
+   */
   status(): NodeStatus {
-    return { ...this.raw.status(), stopped: this.stopped, failure: this.failure };
+    return {
+      ...this.raw.status(),
+      snapshotIndex: this.lastSnapshotIndex,
+      stopped: this.stopped,
+      failure: this.failure,
+    };
+  }
+
+  /** Leader only: each other member's replication progress (empty on other roles). */
+  progress(): PeerProgress[] {
+    return this.raw.progress();
   }
 
   /** The leader this node believes in, or null. */
@@ -702,6 +754,16 @@ export class RaftNode<R = unknown> {
     }
     if (this.stopped) return;
     const snapshot: Snapshot = { meta, data };
+    if (this.storage.stageSnapshot !== undefined) {
+      // The bulk of the write happens here, outside the storage queue: log saves go on.
+      try {
+        await this.storage.stageSnapshot(snapshot);
+      } catch (e) {
+        this.fail(e, 'Storage');
+        return;
+      }
+      if (this.stopped) return;
+    }
     try {
       await this.enqueueWrite(async () => {
         // A newer snapshot (from the leader) may have been installed meanwhile: never go back.

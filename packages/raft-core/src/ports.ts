@@ -12,6 +12,7 @@ import type {
 
 /** What a {@link LogStorage} holds when a node starts. */
 export interface InitialState {
+  /** The last durable term, vote and commit index (all zero/null for a new node). */
   readonly hardState: HardState;
   /** The configuration at the snapshot (or the bootstrap configuration); empty for a new node. */
   readonly confState: ConfState;
@@ -37,6 +38,7 @@ export interface StorageWrite {
    * with index ≥ `entries[0].index` is replaced (a conflicting suffix is truncated).
    */
   readonly entries: readonly Entry[];
+  /** The term, vote and commit index to record, last in the write. */
   readonly hardState?: HardState;
   /** The conf state to record (at bootstrap or with a snapshot). */
   readonly confState?: ConfState;
@@ -99,6 +101,18 @@ export interface LogStorage {
 
   /** The latest snapshot saved, or null. */
   snapshot(): Promise<Snapshot | null>;
+
+  /**
+   * Optional: write a snapshot's data ahead of the `save({ snapshot })` that installs it, while
+   * other calls (log saves) go on. The driver calls it for snapshots it takes itself, outside the
+   * one-at-a-time order of `save`, so that saving a large snapshot does not hold up the log;
+   * the following `save` with the same `snapshot` object then only has to commit the metadata.
+   *
+   * Correctness: until that `save` resolves, the staged data is not part of the durable state
+   * (`snapshot()` and `initialState()` do not see it, and a crash forgets it); the storage may
+   * read `snapshot.data` until the promise settles. A storage without it just gets the `save`.
+   */
+  stageSnapshot?(snapshot: Snapshot): Promise<void>;
 
   /** Release resources. Further calls may throw. */
   close(): Promise<void>;
@@ -167,7 +181,9 @@ export type TimerHandle = unknown;
 
 /** `Clock` drives the driver's ticks. Tests and the simulator pass a fake one. */
 export interface Clock {
+  /** Calls `fn` every `ms` milliseconds until cleared; returns a handle for `clearInterval`. */
   setInterval(fn: () => void, ms: number): TimerHandle;
+  /** Stops the timer `handle` (no further calls after it returns). */
   clearInterval(handle: TimerHandle): void;
   /** Milliseconds since an arbitrary origin (monotonic). */
   now(): number;

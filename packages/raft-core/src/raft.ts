@@ -27,10 +27,13 @@ import {
 
 /** What a node starts from: its durable state as read from storage. */
 export interface RaftState {
+  /** The persisted term, vote and commit index. */
   readonly hardState: HardState;
+  /** The configuration at the snapshot point (or the bootstrap one). */
   readonly confState: ConfState;
   /** The snapshot point the log starts after (index 0, term 0 for none). */
   readonly snapshotIndex: Index;
+  /** The term of the entry at `snapshotIndex` (0 for none). */
   readonly snapshotTerm: Term;
   /** Every entry after the snapshot point, in order. */
   readonly entries: readonly Entry[];
@@ -44,7 +47,9 @@ export interface RaftState {
  * failed (no leader, or leadership lost) and may be retried.
  */
 export interface ReadState {
+  /** The read index: serve the read once this is applied (-1: the request failed). */
   readonly index: Index;
+  /** The context passed to `readIndex`, identifying the request. */
   readonly context: number;
 }
 
@@ -57,7 +62,7 @@ type CampaignType = 'preElection' | 'election' | 'transfer';
  *
  * NB: the feature logic lives beside this file as functions of a `Raft`: `replication.ts`
  * (§5.3), `read-index.ts` (thesis §6.4), `snapshot-transfer.ts` (thesis §5) and `membership.ts`
- * (thesis §3.10, §4). Members marked `@internal` are shared with those modules only.
+ * (thesis §3.10, §4). Members tagged internal are shared with those modules only.
  */
 export class Raft {
   readonly id: NodeId;

@@ -19,7 +19,9 @@ import type {
 
 /** Volatile state that is useful to observe but never persisted. */
 export interface SoftState {
+  /** The leader this node knows of, or null. */
   readonly lead: NodeId | null;
+  /** This node's role. */
   readonly role: Role;
 }
 
@@ -65,15 +67,57 @@ export interface Ready {
 
 /** A snapshot of a node's state for observability. */
 export interface RawStatus {
+  /** This node. */
   readonly id: NodeId;
+  /** Its current role. */
   readonly role: Role;
+  /** Its current term. */
   readonly term: Term;
+  /** Whom it voted for in `term`, or null. */
   readonly vote: NodeId | null;
+  /** The leader it knows of, or null. */
   readonly leader: NodeId | null;
+  /** The highest index it knows to be committed. */
   readonly commitIndex: Index;
+  /** The highest index applied to its state machine. */
   readonly appliedIndex: Index;
+  /** The index of the last entry in its log. */
   readonly lastIndex: Index;
+  /**
+   * The index the log starts after: its snapshot's last index (0 before the first). In a
+   * `RaftNode`'s status it is the last durable snapshot instead, which may be ahead: the driver
+   * keeps some entries behind a new snapshot in memory for lagging followers.
+   */
+  readonly snapshotIndex: Index;
+  /** The configuration in force (the latest applied). */
   readonly confState: ConfState;
+}
+
+/**
+ * `PeerProgress` is the leader's view of one other member's replication (a copy of its
+ * `Progress`, Figure 2 "nextIndex[]/matchIndex[]"), for dashboards and metrics.
+ */
+export interface PeerProgress {
+  /** The member. */
+  readonly id: NodeId;
+  /** Highest index known to be replicated on the peer. */
+  readonly match: Index;
+  /** Next index the leader will send. */
+  readonly next: Index;
+  /** `probe` (finding the match point), `replicate` (pipelining) or `snapshot` (sending one). */
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  /** In `snapshot`: the index of the snapshot being sent (else 0). */
+  readonly pendingSnapshot: Index;
+  /** Heard from since the last CheckQuorum round (reset each round, so briefly false). */
+  readonly recentActive: boolean;
+  /** Heard from within the last election timeout: the leader's steady notion of reachable. */
+  readonly reachable: boolean;
+  /** True for a learner (it does not vote). */
+  readonly learner: boolean;
+  /** MsgApps sent and not yet acknowledged. */
+  readonly inflight: number;
+  /** Payload bytes of the unacknowledged MsgApps. */
+  readonly inflightBytes: number;
 }
 
 /**
@@ -81,6 +125,10 @@ export interface RawStatus {
  * outputs come out of `ready()` and are acknowledged with `advance()`.
  */
 export class RawNode {
+  /**
+   * The role state machine underneath. For tests and the simulator; drive the node through the
+   * methods below.
+   */
   readonly raft: Raft;
   private prevHardState: HardState;
   private prevSoftState: SoftState;
@@ -108,7 +156,15 @@ export class RawNode {
   }
 
   /** Proposes an entry (leader only; throws `NotLeaderError` otherwise). */
-  propose(data: Uint8Array, type?: EntryType): { index: Index; term: Term } {
+  propose(
+    data: Uint8Array,
+    type?: EntryType,
+  ): {
+    /** The index the entry was given. */
+    index: Index;
+    /** The term it was proposed in (it commits only if the entry at `index` keeps this term). */
+    term: Term;
+  } {
     return this.raft.propose(data, type);
   }
 
@@ -123,7 +179,12 @@ export class RawNode {
   }
 
   /** Leader: proposes a membership change (thesis §4). */
-  proposeConfChange(cc: ConfChange): { index: Index; term: Term } {
+  proposeConfChange(cc: ConfChange): {
+    /** The index the entry was given. */
+    index: Index;
+    /** The term it was proposed in (it commits only if the entry at `index` keeps this term). */
+    term: Term;
+  } {
     return this.raft.proposeConfChange(cc);
   }
 
@@ -155,6 +216,7 @@ export class RawNode {
     this.raft.compact(snapshot, keepEntries);
   }
 
+  /** The current leader and role. */
   softState(): SoftState {
     return { lead: this.raft.lead, role: this.raft.role };
   }
@@ -236,6 +298,7 @@ export class RawNode {
     r.afterAdvance();
   }
 
+  /** The node's current state, for monitoring. */
   status(): RawStatus {
     const r = this.raft;
     return {
@@ -247,7 +310,31 @@ export class RawNode {
       commitIndex: r.log.committed,
       appliedIndex: r.log.applied,
       lastIndex: r.log.lastIndex(),
+      snapshotIndex: r.log.snapshotIndex(),
       confState: confStateFromConfig(r.tracker.config),
     };
+  }
+
+  /** Leader only: replication progress of every other member, by id; empty elsewhere. */
+  progress(): PeerProgress[] {
+    const r = this.raft;
+    if (r.role !== 'leader') return [];
+    const out: PeerProgress[] = [];
+    for (const [id, pr] of r.tracker.progress) {
+      if (id === r.id) continue;
+      out.push({
+        id,
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        pendingSnapshot: pr.pendingSnapshot,
+        recentActive: pr.recentActive,
+        reachable: r.ticksElapsed - pr.lastHeardTick <= r.cfg.electionTick,
+        learner: pr.isLearner,
+        inflight: pr.inflights.count,
+        inflightBytes: pr.inflights.bytes,
+      });
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

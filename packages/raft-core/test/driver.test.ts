@@ -97,6 +97,48 @@ describe('RaftNode input validation', () => {
   });
 });
 
+describe('progress()', () => {
+  it("is the leader's view of each other member, and empty on a follower", async () => {
+    const net = new MemoryNetwork();
+    const ids = ['a', 'b', 'c'];
+    const nodes = await Promise.all(
+      ids.map((id) =>
+        RaftNode.start({
+          id,
+          bootstrap: ids,
+          storage: new MemoryLogStorage(),
+          transport: net.transport(id),
+          stateMachine: sm,
+          tickMs: 20,
+        }),
+      ),
+    );
+    const [a, b] = nodes as [RaftNode<number>, RaftNode<number>];
+    try {
+      a.campaign();
+      for (let i = 0; i < 500 && a.status().role !== 'leader'; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const index = await a.propose(Uint8Array.of(1));
+      let view = a.progress();
+      for (let i = 0; i < 200 && view.some((p) => p.match < index); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        view = a.progress();
+      }
+      expect(view.map((p) => p.id)).toEqual(['b', 'c']);
+      for (const p of view) {
+        expect(p).toMatchObject({ match: index, next: index + 1, learner: false, reachable: true });
+        expect(p.state).toBe('replicate');
+        expect(p.inflight).toBeGreaterThanOrEqual(0);
+      }
+      expect(b.progress()).toEqual([]);
+      expect(a.status().snapshotIndex).toBe(0);
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  });
+});
+
 describe('snapshot policy', () => {
   it('snapshots by entry count and by applied payload bytes, whichever comes first', async () => {
     const storage = new MemoryLogStorage();
@@ -120,6 +162,7 @@ describe('snapshot policy', () => {
         await new Promise((r) => setTimeout(r, 10));
       const snap = await storage.snapshot();
       expect(snap?.meta.index).toBe(node.status().appliedIndex);
+      expect(node.status().snapshotIndex).toBe(snap?.meta.index);
       expect((await storage.initialState()).firstIndex).toBe((snap?.meta.index ?? 0) + 1);
     } finally {
       await node.stop();

@@ -13,17 +13,40 @@ import { checkKey, checkValue, invalid, isWellFormedString } from './errors.js';
 
 /** A write command. Keys and values are JavaScript strings (UTF-8 on the wire). */
 export type KvCommand =
-  | { op: 'put'; key: string; value: string }
-  | { op: 'delete'; key: string }
+  | {
+      /** Set `key` to `value`. */
+      op: 'put';
+      /** The key. */
+      key: string;
+      /** The new value. */
+      value: string;
+    }
+  | {
+      /** Remove `key`. */
+      op: 'delete';
+      /** The key. */
+      key: string;
+    }
   /** Swap `key` to `to` if its value is `from` (`from: null` = the key must be absent). */
-  | { op: 'cas'; key: string; from: string | null; to: string };
+  | {
+      /** Compare-and-swap. */
+      op: 'cas';
+      /** The key. */
+      key: string;
+      /** The value it must have (null: it must be absent). */
+      from: string | null;
+      /** The value it gets if the comparison holds. */
+      to: string;
+    };
 
 /**
  * A client session (thesis §6.3): `clientId` names the client, `seq` numbers its commands so a
  * retry is recognised and answered without being applied again.
  */
 export interface Session {
+  /** The client's id, stable across its retries. */
   clientId: string;
+  /** The command's number within the session; a retry reuses it. */
   seq: number;
   /** All seq < ack were answered to the client: results below may be discarded. */
   ack?: number;
@@ -33,6 +56,7 @@ export interface Session {
 export interface CommandMeta {
   /** Milliseconds since the epoch on the proposing leader's clock (sessions expire by it). */
   time: number;
+  /** The client session, for exactly-once application (none: applied every time). */
   session?: Session;
 }
 
@@ -125,7 +149,12 @@ function garbage(why: string): never {
 }
 
 /** Decodes a log entry's data; throws `RaftError('InvalidArgument')` on anything malformed. */
-export function decodeKvCommand(data: Uint8Array): { cmd: KvCommand; meta: CommandMeta } {
+export function decodeKvCommand(data: Uint8Array): {
+  /** The command. */
+  cmd: KvCommand;
+  /** Its timestamp and session. */
+  meta: CommandMeta;
+} {
   if (!(data instanceof Uint8Array)) garbage('not bytes');
   const r = new ByteReader(data, garbage);
   const version = r.u8();

@@ -1,5 +1,7 @@
 import { RaftError } from 'raft-core';
 
+const MARKER = Symbol.for('raft-kv.KvLimitError');
+
 /** Default bound on a key's UTF-8 size, in bytes. */
 export const DEFAULT_MAX_KEY_BYTES = 1024;
 /** Default bound on a value's UTF-8 size, in bytes (1 MiB). */
@@ -17,6 +19,8 @@ export class KvLimitError extends RaftError {
   readonly maxBytes: number;
   /** The rejected size, in UTF-8 bytes. */
   readonly actualBytes: number;
+  /** Brand checked by {@link KvLimitError.isInstance}; a global symbol, so it survives duplicate installs. */
+  readonly [MARKER] = true;
 
   constructor(limit: 'key' | 'value', maxBytes: number, actualBytes: number) {
     super('InvalidArgument', `${limit} too large: ${actualBytes} bytes (limit ${maxBytes})`);
@@ -24,6 +28,14 @@ export class KvLimitError extends RaftError {
     this.limit = limit;
     this.maxBytes = maxBytes;
     this.actualBytes = actualBytes;
+  }
+
+  /**
+   * `isInstance` recognizes a `KvLimitError` (not any `RaftError`), also across duplicate
+   * installs of this package.
+   */
+  static override isInstance(e: unknown): e is KvLimitError {
+    return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[MARKER] === true;
   }
 }
 

@@ -20,7 +20,8 @@ export interface KvStateMachineOptions {
   maxResultsPerSession?: number;
 }
 
-type MembersListener = (members: ReadonlyMap<string, string>) => void;
+/** Called with node id → context (address) of the members, after they changed. */
+export type MembersListener = (members: ReadonlyMap<string, string>) => void;
 
 function positiveInt(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
@@ -203,7 +204,17 @@ export class KvStateMachine implements StateMachine<KvResult> {
     prefix: string,
     limit: number,
     after?: string,
-  ): { items: { key: string; value: string }[]; more: boolean } {
+  ): {
+    /** The matching entries, in key order. */
+    items: {
+      /** The key. */
+      key: string;
+      /** Its value. */
+      value: string;
+    }[];
+    /** True if more keys match after the last one returned (pass it as `after` to continue). */
+    more: boolean;
+  } {
     if (typeof prefix !== 'string')
       throw new RaftError('InvalidArgument', 'prefix must be a string');
     if (!Number.isSafeInteger(limit) || limit < 0) {

@@ -52,7 +52,9 @@ export class KvStore {
   private readonly now: () => number;
 
   constructor(
+    /** The raft node that writes are proposed to and reads confirmed by. */
     readonly node: RaftNode<KvResult>,
+    /** The node's state machine, read after `node.read()`. */
     readonly sm: KvStateMachine,
     options: KvStoreOptions = {},
   ) {
@@ -107,7 +109,17 @@ export class KvStore {
     prefix: string,
     limit: number,
     opts: { consistency?: ReadConsistency; after?: string } = {},
-  ): Promise<{ items: { key: string; value: string }[]; more: boolean }> {
+  ): Promise<{
+    /** The matching entries, in key order. */
+    items: {
+      /** The key. */
+      key: string;
+      /** Its value. */
+      value: string;
+    }[];
+    /** True if more keys match after the last one returned (pass it as `after` to continue). */
+    more: boolean;
+  }> {
     if (!isWellFormedString(prefix)) invalid('prefix must be a string without lone surrogates');
     if (!Number.isSafeInteger(limit) || limit < 0) invalid('limit must be a non-negative integer');
     if (opts.after !== undefined && !isWellFormedString(opts.after)) {

@@ -15,9 +15,11 @@ import {
 
 let c: ProcessCluster;
 
+// Three kvapi processes starting and electing a leader: the helper's own waits are 30 s, so the
+// hook must not give up first (10 s by default) on a loaded machine.
 beforeAll(async () => {
   c = await ProcessCluster.start({ extraArgs: ['--max-value-bytes', '1000'] });
-});
+}, 60_000);
 
 afterAll(async () => {
   await c?.destroy();

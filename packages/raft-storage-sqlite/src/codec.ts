@@ -138,8 +138,18 @@ export interface StoredSnapshot {
   readonly size: number;
   /** CRC-32 of the whole data. */
   readonly crc: number;
-  /** Number of rows in `snapshot_chunk` (`seq` 0 … chunks-1). */
+  /** Number of rows in `snapshot_chunk` (`seq` firstSeq … firstSeq + chunks - 1). */
   readonly chunks: number;
+  /**
+   * `seq` of the first chunk (absent in records written before snapshots could be staged: 0).
+   * Every snapshot gets a fresh range, so a new one can be written while the old one stays.
+   */
+  readonly firstSeq: number;
+  /**
+   * Set when the data lives in a file beside the database instead (`<db file name>-snap-<n>`,
+   * in the database's directory; written by `stageSnapshot`), with `chunks` = 0.
+   */
+  readonly file?: string;
 }
 
 function isUint(x: unknown): x is number {
@@ -190,11 +200,18 @@ export function asStoredSnapshot(x: unknown): StoredSnapshot | undefined {
   const confState = asConfState(m.confState);
   if (confState === undefined || !isUint(s.size) || !isUint(s.crc) || !isUint(s.chunks))
     return undefined;
+  const firstSeq = s.firstSeq ?? 0;
+  if (!isUint(firstSeq)) return undefined;
+  const file = s.file;
+  if (file !== undefined && (typeof file !== 'string' || !/^[^/\\]+-snap-\d+$/.test(file)))
+    return undefined;
   return {
     meta: { index: m.index, term: m.term, confState },
     size: s.size,
     crc: s.crc,
     chunks: s.chunks,
+    firstSeq,
+    ...(file !== undefined && { file }),
   };
 }
 

@@ -34,7 +34,12 @@ export type SqliteStorageErrorReason =
  * `reason` says what went wrong. `SqliteStorageError.isInstance(e)` works across duplicate installs.
  */
 export class SqliteStorageError extends RaftError {
+  /** What went wrong (see {@link SqliteStorageErrorReason}). */
   readonly reason: SqliteStorageErrorReason;
+  /**
+   * Brand checked by {@link SqliteStorageError.isInstance}; a global symbol, so it survives
+   * duplicate installs.
+   */
   readonly [MARKER] = true;
 
   constructor(reason: SqliteStorageErrorReason, message: string, options?: { cause?: unknown }) {

@@ -6,7 +6,7 @@ import {
   type StateRecord,
   type StoredSnapshot,
 } from './codec.js';
-import { crc32, crc32Update } from './crc32.js';
+import { crc32Update } from './crc32.js';
 import type { ChunkRow } from './statements.js';
 
 /** A snapshot split into checksummed chunks, plus its `state` record. */
@@ -17,22 +17,43 @@ export interface EncodedSnapshot {
   readonly crcs: readonly number[];
 }
 
-/** `encodeSnapshot` splits a snapshot's data into checksummed chunks of `chunkBytes` (views, no copy). */
-export function encodeSnapshot(s: Snapshot, chunkBytes: number): EncodedSnapshot {
+/**
+ * `encodeSnapshot` splits a snapshot's data into checksummed chunks of `chunkBytes` (views, no
+ * copy), numbered from `firstSeq`.
+ */
+export function encodeSnapshot(s: Snapshot, chunkBytes: number, firstSeq: number): EncodedSnapshot {
   const chunks: Uint8Array[] = [];
   const crcs: number[] = [];
+  let crc = 0;
   for (let off = 0; off < s.data.byteLength; off += chunkBytes) {
     const chunk = s.data.subarray(off, Math.min(off + chunkBytes, s.data.byteLength));
-    crcs.push(chunkChecksum(chunks.length, chunk));
+    crcs.push(chunkChecksum(firstSeq + chunks.length, chunk));
+    crc = crc32Update(crc, chunk);
     chunks.push(chunk);
   }
-  const stored: StoredSnapshot = {
+  const stored = storedSnapshot(s, crc, chunks.length, firstSeq);
+  return { stored, record: snapshotRecord(stored), chunks, crcs };
+}
+
+/** The stored description of `s` (whose data has CRC `crc` and fills `chunks` rows from `firstSeq`). */
+export function storedSnapshot(
+  s: Snapshot,
+  crc: number,
+  chunks: number,
+  firstSeq: number,
+): StoredSnapshot {
+  return {
     meta: { index: s.meta.index, term: s.meta.term, confState: plainConfState(s.meta.confState) },
     size: s.data.byteLength,
-    crc: crc32(s.data),
-    chunks: chunks.length,
+    crc,
+    chunks,
+    firstSeq,
   };
-  return { stored, record: encodeState('snap', stored), chunks, crcs };
+}
+
+/** The `state` record of a stored snapshot. */
+export function snapshotRecord(stored: StoredSnapshot): StateRecord {
+  return encodeState('snap', stored);
 }
 
 /**
@@ -52,7 +73,7 @@ export function assembleSnapshot(
   for (let i = 0; i < rows.length; i++) {
     const [seq, chunk, chunkCrc] = rows[i]!;
     if (
-      seq !== i ||
+      seq !== snap.firstSeq + i ||
       !(chunk instanceof Uint8Array) ||
       typeof chunkCrc !== 'number' ||
       chunkChecksum(seq, chunk) !== chunkCrc ||

@@ -1,4 +1,14 @@
-import { resolve } from 'node:path';
+import {
+  closeSync,
+  fdatasync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
+import { open as openFile, readFile, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import {
@@ -29,9 +39,16 @@ import {
   type StateRecord,
   type StoredSnapshot,
 } from './codec.js';
+import { crc32Update } from './crc32.js';
 import { corrupt, SqliteStorageError, toStorageError } from './errors.js';
 import { openDatabase } from './schema.js';
-import { assembleSnapshot, type EncodedSnapshot, encodeSnapshot } from './snapshot-chunks.js';
+import {
+  assembleSnapshot,
+  type EncodedSnapshot,
+  encodeSnapshot,
+  snapshotRecord,
+  storedSnapshot,
+} from './snapshot-chunks.js';
 import { type ChunkRow, type LogRow, prepareStatements, type Statements } from './statements.js';
 import { TailCache } from './tail-cache.js';
 import { planWrite } from './write-plan.js';
@@ -71,7 +88,9 @@ export interface SqliteLogStorageOptions {
 /** One `save`, encoded before its transaction starts. */
 interface PreparedWrite {
   readonly discardFrom: Index | undefined;
+  /** The snapshot, and whether its chunks are already in the table (staged) or to insert. */
   readonly snapshot: EncodedSnapshot | undefined;
+  readonly snapshotStaged: boolean;
   readonly truncateFrom: Index | undefined;
   /** The stored records of the appended entries (see `encodeEntries`). */
   readonly records: readonly Uint8Array[];
@@ -121,6 +140,18 @@ export class SqliteLogStorage implements LogStorage {
   /** Lower bound of the rows in `log`; rows below `#firstIndex` await background deletion. */
   #minStored: Index = 1;
   #purging: Promise<void> | null = null;
+  /** Descriptor of `<path>-wal`, opened at the first durable save (see `#syncWal`). */
+  #walFd: number | null = null;
+  /** The fdatasync in flight, if any (close waits for it). */
+  #syncing: Promise<void> | null = null;
+  /** The next unused `snapshot_chunk.seq`: every snapshot written gets a fresh range. */
+  #nextSeq = 0;
+  /** The latest snapshot staged by `stageSnapshot`, until a save installs (or replaces) it. */
+  #staged: { readonly data: Uint8Array; readonly encoded: EncodedSnapshot } | null = null;
+  /** Background deletion of chunks outside `[#keepSeqFrom, #keepSeqTo)`, if running. */
+  #chunkPurging: Promise<void> | null = null;
+  #keepSeqFrom = 0;
+  #keepSeqTo = Number.MAX_SAFE_INTEGER;
   #closed = false;
   #failure: unknown;
 
@@ -150,6 +181,7 @@ export class SqliteLogStorage implements LogStorage {
       const storage = new SqliteLogStorage(db, path, options, synchronous);
       storage.#load(options.verify ?? 'tail');
       void storage.#startPurge();
+      void storage.#startChunkPurge();
       return storage;
     } catch (e) {
       db.close();
@@ -172,6 +204,11 @@ export class SqliteLogStorage implements LogStorage {
     this.#verifiedTail = Math.max(MIN_VERIFIED_TAIL, cacheEntries);
     this.#cache = new TailCache(cacheEntries, options.tailCacheBytes ?? 4 * 1024 * 1024, 1);
     this.#st = prepareStatements(db);
+    // `synchronous: 'full'` durability is this class's own fdatasync of the WAL after each
+    // commit (see `#syncWal`), run on libuv's thread pool: SQLite's FULL would fsync inside the
+    // commit, on the event loop, stalling every other node and timer of the process for the
+    // whole flush. NORMAL keeps SQLite's own syncs around checkpoints, so nothing else changes.
+    this.#st.syncNormal.run();
     this.#txn = db.transaction((w: PreparedWrite) => this.#write(w));
   }
 
@@ -261,8 +298,11 @@ export class SqliteLogStorage implements LogStorage {
     this.#checkUsable();
     const plan = planWrite(write, this.#firstIndex, this.#lastIndex, (i) => this.#termAt(i));
     const { records, entries: appended } = encodeEntries(write.entries, plan.appendFrom);
+    const staged = this.#stagedFor(write);
     const snapshot =
-      write.snapshot === undefined ? undefined : encodeSnapshot(write.snapshot, this.#chunkBytes);
+      write.snapshot === undefined
+        ? undefined
+        : (staged ?? encodeSnapshot(write.snapshot, this.#chunkBytes, this.#takeSeqs(write)));
     const conf = write.confState ?? write.snapshot?.meta.confState;
     const start = appended[0]?.index;
     const prepared: PreparedWrite = {
@@ -271,6 +311,7 @@ export class SqliteLogStorage implements LogStorage {
           ? plan.lastIndexAfterSnapshot + 1
           : undefined,
       snapshot,
+      snapshotStaged: staged !== undefined,
       truncateFrom: start !== undefined && start <= plan.lastIndexAfterSnapshot ? start : undefined,
       records,
       entries: appended,
@@ -280,19 +321,13 @@ export class SqliteLogStorage implements LogStorage {
           : encodeState('hard', plainHardState(write.hardState)),
       confState: conf === undefined ? undefined : encodeState('conf', plainConfState(conf)),
     };
-    const relax = !sync && this.#synchronous === 'full';
-    // NB: the transaction (and its fsync) is synchronous and blocks the event loop. Yield one
-    // turn first, so that work already queued — above all the leader's appends, which raft-core
+    // NB: the transaction is synchronous and blocks the event loop (its fsync does not: see
+    // `#syncWal`). Yield one turn first, so that work already queued — above all the leader's appends, which raft-core
     // lets go out before its own write (thesis §10.2.1) — leaves while the disk works.
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.#checkUsable();
     try {
-      if (relax) this.#st.syncNormal.run();
-      try {
-        this.#txn(prepared);
-      } finally {
-        if (relax) this.#st.syncFull.run();
-      }
+      this.#txn(prepared);
     } catch (e) {
       const err = toStorageError(e, `${this.#path}: save failed`);
       this.#failure = err;
@@ -300,9 +335,19 @@ export class SqliteLogStorage implements LogStorage {
     }
 
     // Committed: bring the in-memory view up to date.
+    const replaced = this.#snap;
     if (snapshot !== undefined) {
       const s = snapshot.stored.meta.index;
       this.#snap = snapshot.stored;
+      // A staged snapshot that is installed, or that this one supersedes, is done with (its
+      // file, if never installed, goes at the next open).
+      if (this.#staged !== null && this.#staged.encoded.stored.meta.index <= s) this.#staged = null;
+      // The replaced snapshot's chunks (or file) go in the background.
+      this.#keepSeqFrom = snapshot.stored.firstSeq;
+      this.#keepSeqTo = snapshot.stored.firstSeq + snapshot.stored.chunks;
+      void this.#startChunkPurge();
+      if (replaced?.file !== undefined && replaced.file !== snapshot.stored.file)
+        void unlink(join(dirname(this.#path), replaced.file)).catch(() => {});
       if (plan.keepSuffix) this.#cache.dropThrough(s);
       else this.#cache.reset(s + 1);
     }
@@ -312,6 +357,134 @@ export class SqliteLogStorage implements LogStorage {
     if (write.hardState !== undefined) this.#hardState = plainHardState(write.hardState);
     if (conf !== undefined) this.#confState = plainConfState(conf);
     if (snapshot !== undefined) void this.#startPurge();
+    if (sync && this.#synchronous === 'full') await this.#syncWal();
+  }
+
+  /**
+   * Writes a snapshot's data ahead of the `save` that installs it, into a file of its own beside
+   * the database (`<db file name>-snap-<n>`), with asynchronous writes and fdatasyncs in steps of
+   * `snapshotChunkBytes`: nothing of it runs on the event loop but the CRC, and the bulk data
+   * never passes through the WAL (no checkpoint has to copy it). The following
+   * `save({ snapshot, … })` with the same `snapshot.data` object then commits only a record
+   * naming the file. Until that save commits, the file is not part of the state: a crash, a
+   * close or a different snapshot saved first leaves garbage that the next open deletes.
+   *
+   * May run concurrently with other calls; `snapshot.data` must not change until it resolves.
+   */
+  async stageSnapshot(snapshot: Snapshot): Promise<void> {
+    this.#checkUsable();
+    const data = snapshot.data;
+    const name = `${basename(this.#path)}-snap-${this.#nextSeq++}`;
+    const file = join(dirname(this.#path), name);
+    let crc = 0;
+    try {
+      const fh = await openFile(file, 'w');
+      try {
+        for (let off = 0; off < data.byteLength; off += this.#chunkBytes) {
+          const chunk = data.subarray(off, Math.min(off + this.#chunkBytes, data.byteLength));
+          crc = crc32Update(crc, chunk);
+          await fh.write(chunk, 0, chunk.byteLength, off);
+          // Flush as we go: a large amount of dirty data would delay the log's own fdatasyncs.
+          await fh.datasync();
+          if (this.#closed) throw new SqliteStorageError('Closed', `${this.#path}: closed`);
+        }
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fsyncDirAsync(dirname(this.#path));
+    } catch (e) {
+      await unlink(file).catch(() => {});
+      throw toStorageError(e, `${this.#path}: cannot stage a snapshot in ${name}`);
+    }
+    const stored = { ...storedSnapshot(snapshot, crc, 0, 0), file: name };
+    this.#staged = {
+      data,
+      encoded: { stored, record: snapshotRecord(stored), chunks: [], crcs: [] },
+    };
+  }
+
+  /** The staged encoding of `write.snapshot`, if it was staged (and its file is still there). */
+  #stagedFor(write: StorageWrite): EncodedSnapshot | undefined {
+    const st = this.#staged;
+    const s = write.snapshot;
+    if (st === null || s === undefined || st.data !== s.data) return undefined;
+    const m = st.encoded.stored;
+    if (m.meta.index !== s.meta.index || m.meta.term !== s.meta.term) return undefined;
+    const stored = { ...m, meta: { ...m.meta, confState: plainConfState(s.meta.confState) } };
+    return { ...st.encoded, stored, record: snapshotRecord(stored) };
+  }
+
+  /** Reserves a fresh range of chunk numbers for `write.snapshot`. */
+  #takeSeqs(write: StorageWrite): number {
+    const n = Math.ceil((write.snapshot?.data.byteLength ?? 0) / this.#chunkBytes);
+    const first = this.#nextSeq;
+    this.#nextSeq += n;
+    return first;
+  }
+
+  /**
+   * Deletes chunks outside the snapshot in force, one row per turn of the event loop (a 1 MiB
+   * chunk frees a few hundred pages); close() lets it finish. Unsynced: a lost delete leaves garbage the next open
+   * deletes again.
+   */
+  #startChunkPurge(): Promise<void> {
+    if (this.#chunkPurging === null) {
+      this.#chunkPurging = this.#purgeChunks().finally(() => {
+        this.#chunkPurging = null;
+      });
+    }
+    return this.#chunkPurging;
+  }
+
+  async #purgeChunks(): Promise<void> {
+    // NB: close() waits for this to finish (a few dozen 1 MiB rows at most per snapshot).
+    while (this.#failure === undefined) {
+      await nextTurn();
+      if (this.#failure !== undefined) return;
+      try {
+        const row = this.#st.staleChunk.get(this.#keepSeqFrom, this.#keepSeqTo) as
+          | [number]
+          | undefined;
+        if (row === undefined) return;
+        this.#st.deleteChunk.run(row[0]);
+      } catch (e) {
+        this.#failure = toStorageError(e, `${this.#path}: snapshot cleanup failed`);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Makes every commit so far durable: fdatasync of the WAL, off the event loop. Linux flushes
+   * a file's dirty pages whichever descriptor asks, so SQLite's own writes are covered. A crash
+   * before it completes loses only commits that were not acknowledged yet: SQLite's WAL recovery
+   * stops at the last commit whose frames are intact, and WAL commits are ordered.
+   */
+  async #syncWal(): Promise<void> {
+    const run = async (): Promise<void> => {
+      try {
+        this.#walFd ??= openSync(`${this.#path}-wal`, 'r');
+        const fd = this.#walFd;
+        await new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (e) => (e === null ? resolve() : reject(e))),
+        );
+      } catch (e) {
+        const err = toStorageError(e, `${this.#path}: fsync failed`);
+        this.#failure ??= err;
+        throw err;
+      }
+    };
+    const p = run();
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.#syncing = settled;
+    void settled.then(() => {
+      if (this.#syncing === settled) this.#syncing = null;
+    });
+    await p;
   }
 
   /**
@@ -345,7 +518,23 @@ export class SqliteLogStorage implements LogStorage {
    */
   async snapshot(): Promise<Snapshot | null> {
     this.#checkUsable();
-    return this.#readSnapshot();
+    const snap = this.#snap;
+    if (snap?.file === undefined) return this.#readSnapshot();
+    let data: Uint8Array;
+    try {
+      data = await readFile(join(dirname(this.#path), snap.file));
+    } catch (e) {
+      throw corrupt(this.#path, `cannot read the snapshot file ${snap.file}: ${String(e)}`);
+    }
+    return { meta: snap.meta, data: this.#checkSnapshotFile(snap, data) };
+  }
+
+  /** `data` if it is the snapshot file `snap` describes (size and CRC), else throws `Corrupt`. */
+  #checkSnapshotFile(snap: StoredSnapshot, data: Uint8Array): Uint8Array {
+    if (data.byteLength !== snap.size || crc32Update(0, data) !== snap.crc)
+      throw corrupt(this.#path, `snapshot file ${snap.file} fails its checksum`);
+    // A plain Uint8Array, like every other snapshot this storage returns.
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
   /**
@@ -358,6 +547,12 @@ export class SqliteLogStorage implements LogStorage {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#purging !== null) await this.#purging;
+    if (this.#chunkPurging !== null) await this.#chunkPurging;
+    if (this.#syncing !== null) await this.#syncing;
+    if (this.#walFd !== null) {
+      closeSync(this.#walFd);
+      this.#walFd = null;
+    }
     try {
       this.#db.close();
     } catch (e) {
@@ -384,9 +579,18 @@ export class SqliteLogStorage implements LogStorage {
   #readSnapshot(): Snapshot | null {
     const snap = this.#snap;
     if (snap === null) return null;
+    if (snap.file !== undefined) {
+      let data: Uint8Array;
+      try {
+        data = readFileSync(join(dirname(this.#path), snap.file));
+      } catch (e) {
+        throw corrupt(this.#path, `cannot read the snapshot file ${snap.file}: ${String(e)}`);
+      }
+      return { meta: snap.meta, data: this.#checkSnapshotFile(snap, data) };
+    }
     let rows: ChunkRow[];
     try {
-      rows = this.#st.selectChunks.all() as ChunkRow[];
+      rows = this.#st.selectChunks.all(snap.firstSeq, snap.firstSeq + snap.chunks) as ChunkRow[];
     } catch (e) {
       throw toStorageError(e, `${this.#path}: cannot read the snapshot`);
     }
@@ -400,9 +604,12 @@ export class SqliteLogStorage implements LogStorage {
     const st = this.#st;
     if (w.discardFrom !== undefined) st.deleteFrom.run(w.discardFrom);
     if (w.snapshot !== undefined) {
-      st.deleteChunks.run();
-      for (let i = 0; i < w.snapshot.chunks.length; i++)
-        st.insertChunk.run(i, w.snapshot.chunks[i]!, w.snapshot.crcs[i]!);
+      // The replaced snapshot's chunks stay until the background cleanup (see #purgeChunks).
+      const first = w.snapshot.stored.firstSeq;
+      if (!w.snapshotStaged) {
+        for (let i = 0; i < w.snapshot.chunks.length; i++)
+          st.insertChunk.run(first + i, w.snapshot.chunks[i]!, w.snapshot.crcs[i]!);
+      }
       st.upsertState.run('snap', w.snapshot.record.value, w.snapshot.record.crc);
     }
     if (w.truncateFrom !== undefined) st.deleteFrom.run(w.truncateFrom);
@@ -507,13 +714,26 @@ export class SqliteLogStorage implements LogStorage {
     this.#confState = this.#readState('conf', asConfState) ?? EMPTY_CONF_STATE;
     this.#snap = this.#readState('snap', asStoredSnapshot) ?? null;
     this.#firstIndex = (this.#snap?.meta.index ?? 0) + 1;
-    const [chunks, chunkBytes] = st.chunkStats.get() as [number, number];
-    if (chunks !== (this.#snap?.chunks ?? 0) || chunkBytes !== (this.#snap?.size ?? 0)) {
+    const firstSeq = this.#snap?.firstSeq ?? 0;
+    const [chunks, chunkBytes] = st.chunkStats.get(
+      firstSeq,
+      firstSeq + (this.#snap?.chunks ?? 0),
+    ) as [number, number];
+    const inRows = this.#snap?.file === undefined ? (this.#snap?.size ?? 0) : 0;
+    if (chunks !== (this.#snap?.chunks ?? 0) || chunkBytes !== inRows) {
       throw corrupt(
         p,
         `snapshot has ${chunks} chunks of ${chunkBytes} bytes, expected ${this.#snap?.chunks ?? 0}`,
       );
     }
+    // Rows outside the snapshot in force (a replaced one, a stage never installed) are garbage.
+    this.#keepSeqFrom = firstSeq;
+    this.#keepSeqTo = firstSeq + (this.#snap?.chunks ?? 0);
+    this.#nextSeq = Math.max(
+      this.#keepSeqTo,
+      ((st.maxChunkSeq.get() as [number | null])[0] ?? -1) + 1,
+      this.#loadSnapshotFiles(),
+    );
     const max = (st.maxIndex.get() as [number | null])[0];
     this.#lastIndex = max !== null && max >= this.#firstIndex ? max : this.#firstIndex - 1;
     this.#minStored = (st.minIndex.get() as [number | null])[0] ?? this.#lastIndex + 1;
@@ -532,6 +752,36 @@ export class SqliteLogStorage implements LogStorage {
     this.#cache.reset(tailStart);
     this.#cache.append(tail);
     if (verify === 'full') this.#verifyAll();
+  }
+
+  /**
+   * Checks the snapshot file in force (if any) exists with the right size, deletes every other
+   * snapshot file of this database (replaced, or staged and never installed) and returns the
+   * next unused file number.
+   */
+  #loadSnapshotFiles(): number {
+    const dir = dirname(this.#path);
+    const prefix = `${basename(this.#path)}-snap-`;
+    const current = this.#snap?.file;
+    if (current !== undefined) {
+      let size = -1;
+      try {
+        size = statSync(join(dir, current)).size;
+      } catch {
+        throw corrupt(this.#path, `the snapshot file ${current} is missing`);
+      }
+      if (size !== this.#snap?.size)
+        throw corrupt(this.#path, `the snapshot file ${current} has ${size} bytes`);
+    }
+    let next = 0;
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(prefix)) continue;
+      const n = Number(name.slice(prefix.length));
+      if (!Number.isSafeInteger(n) || n < 0) continue;
+      next = Math.max(next, n + 1);
+      if (name !== current) unlinkSync(join(dir, name));
+    }
+    return next;
   }
 
   #verifyAll(): void {
@@ -566,19 +816,23 @@ export class SqliteLogStorage implements LogStorage {
       // NB: no fsync for these commits: the rows are already outside the log, so a delete lost in
       // a power failure only leaves rows that the next open deletes again. WAL keeps commits in
       // order, so the next synced save makes this one durable too.
-      const relax = this.#synchronous === 'full';
       try {
-        if (relax) this.#st.syncNormal.run();
-        try {
-          this.#st.deleteBelow.run(below);
-        } finally {
-          if (relax) this.#st.syncFull.run();
-        }
+        this.#st.deleteBelow.run(below);
       } catch (e) {
         this.#failure = toStorageError(e, `${this.#path}: compaction failed`);
         return;
       }
       this.#minStored = below;
     }
+  }
+}
+
+/** fsync a directory (a new file's name is durable only once its directory is), off the loop. */
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await openFile(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

@@ -23,12 +23,13 @@ export interface Statements {
   readonly minIndexFrom: RawStmt<[Index]>;
   readonly upsertState: Stmt<[string, Uint8Array, number]>;
   readonly selectState: RawStmt<[string]>;
-  readonly deleteChunks: Stmt<[]>;
   readonly insertChunk: Stmt<[number, Uint8Array, number]>;
-  readonly selectChunks: RawStmt<[]>;
-  readonly chunkStats: RawStmt<[]>;
+  readonly deleteChunk: Stmt<[number]>;
+  readonly selectChunks: RawStmt<[number, number]>;
+  readonly chunkStats: RawStmt<[number, number]>;
+  readonly staleChunk: RawStmt<[number, number]>;
+  readonly maxChunkSeq: RawStmt<[]>;
   readonly syncNormal: Stmt<[]>;
-  readonly syncFull: Stmt<[]>;
 }
 
 /** `prepareStatements` prepares every statement SqliteLogStorage runs (schema: see schema.ts). */
@@ -59,13 +60,22 @@ export function prepareStatements(db: Database.Database): Statements {
       'INSERT INTO state (key, value, crc) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, crc = excluded.crc',
     ),
     selectState: raw<[string]>('SELECT value, crc FROM state WHERE key = ?'),
-    deleteChunks: db.prepare<[]>('DELETE FROM snapshot_chunk'),
     insertChunk: db.prepare<[number, Uint8Array, number]>(
       'INSERT INTO snapshot_chunk (seq, data, crc) VALUES (?, ?, ?)',
     ),
-    selectChunks: raw<[]>('SELECT seq, data, crc FROM snapshot_chunk ORDER BY seq'),
-    chunkStats: raw<[]>('SELECT count(*), coalesce(sum(length(data)), 0) FROM snapshot_chunk'),
+    deleteChunk: db.prepare<[number]>('DELETE FROM snapshot_chunk WHERE seq = ?'),
+    // Chunks of the snapshot in force: seq in [firstSeq, firstSeq + chunks).
+    selectChunks: raw<[number, number]>(
+      'SELECT seq, data, crc FROM snapshot_chunk WHERE seq >= ? AND seq < ? ORDER BY seq',
+    ),
+    chunkStats: raw<[number, number]>(
+      'SELECT count(*), coalesce(sum(length(data)), 0) FROM snapshot_chunk WHERE seq >= ? AND seq < ?',
+    ),
+    // A chunk outside [lo, hi): a replaced snapshot's, or a staged one that was never installed.
+    staleChunk: raw<[number, number]>(
+      'SELECT seq FROM snapshot_chunk WHERE seq < ? OR seq >= ? LIMIT 1',
+    ),
+    maxChunkSeq: raw<[]>('SELECT max(seq) FROM snapshot_chunk'),
     syncNormal: db.prepare<[]>('PRAGMA synchronous = NORMAL'),
-    syncFull: db.prepare<[]>('PRAGMA synchronous = FULL'),
   };
 }

@@ -3,7 +3,9 @@ import { WsTransportError } from './errors.js';
 
 /** A parsed `host:port`. `host` is null for `:port` (all interfaces when listening). */
 export interface HostPort {
+  /** Host name or IP address (IPv6 without brackets), or null for all interfaces. */
   readonly host: string | null;
+  /** TCP port (0 = pick a free one when listening). */
   readonly port: number;
 }
 

@@ -20,6 +20,7 @@ export type WsTransportErrorReason =
  * `'Transport'` and a {@link WsTransportErrorReason}.
  */
 export class WsTransportError extends RaftError {
+  /** What went wrong (see {@link WsTransportErrorReason}). */
   readonly reason: WsTransportErrorReason;
 
   constructor(reason: WsTransportErrorReason, message: string, options?: { cause?: unknown }) {
@@ -28,13 +29,21 @@ export class WsTransportError extends RaftError {
     this.reason = reason;
   }
 
-  /** `is` recognizes a `WsTransportError`, also across duplicate installs of this package. */
-  static is(e: unknown): e is WsTransportError {
+  /**
+   * `isInstance` recognizes a `WsTransportError`, also across duplicate installs of this package
+   * (the same guard name as `RaftError.isInstance` and `SqliteStorageError.isInstance`).
+   */
+  static override isInstance(e: unknown): e is WsTransportError {
     return (
       RaftError.isInstance(e) &&
       e.code === 'Transport' &&
       e.name === 'WsTransportError' &&
       typeof (e as { reason?: unknown }).reason === 'string'
     );
+  }
+
+  /** @deprecated Use {@link WsTransportError.isInstance}; `is` will be removed in 1.0. */
+  static is(e: unknown): e is WsTransportError {
+    return WsTransportError.isInstance(e);
   }
 }

@@ -119,6 +119,14 @@ export class InboundServer {
     server.on('tlsClientError', (err: Error) => {
       this.ctx.counters.handshakesRefused++;
       o.logger.warn(`refused a TLS connection: ${err.message}`);
+      // 1015: the close code WebSocket reserves for a failed TLS handshake.
+      this.ctx.peerError({
+        direction: 'inbound',
+        peer: null,
+        code: 1015,
+        message: `TLS: ${err.message}`,
+        remote: '',
+      });
     });
     this.bound = new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
@@ -165,6 +173,13 @@ export class InboundServer {
       o.logger.warn('closing a connection that did not complete its handshake in time', {
         remote: remoteOf(socket),
         timeoutMs: o.handshakeTimeoutMs,
+      });
+      this.ctx.peerError({
+        direction: 'inbound',
+        peer: null,
+        code: CloseCode.HandshakeTimeout,
+        message: 'handshake not completed in time',
+        remote: remoteOf(socket),
       });
       socket.destroy();
     }, o.handshakeTimeoutMs);
@@ -335,6 +350,13 @@ export class InboundServer {
     if (conn.peer === null) {
       this.ctx.counters.handshakesRefused++;
       o.logger.warn(`refused connection: ${why}`, { remote: conn.remote, ...fields });
+      this.ctx.peerError({
+        direction: 'inbound',
+        peer: typeof fields.node === 'string' ? fields.node : null,
+        code,
+        message: why,
+        remote: conn.remote,
+      });
     } else {
       o.logger.warn(`closing connection from peer ${conn.peer}: ${why}`, { remote: conn.remote });
     }

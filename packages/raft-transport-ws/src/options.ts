@@ -1,4 +1,4 @@
-import { type Logger, type NodeId, noopLogger } from 'raft-core';
+import { type Logger, type NodeId, noopLogger, rateLimitedLogger } from 'raft-core';
 import { type HostPort, parseAddress } from './address.js';
 import { WsTransportError } from './errors.js';
 
@@ -114,7 +114,8 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     listen: parseAddress(o.listen),
     secret,
     tls: o.tls ?? null,
-    logger: o.logger ?? noopLogger,
+    // Refused peers are retried forever: the same warning at most once a minute.
+    logger: rateLimitedLogger(o.logger ?? noopLogger),
     maxFrameBytes,
     maxBatchBytes: Math.min(positive(o.maxBatchBytes, 1024 * 1024, 'maxBatchBytes'), maxFrameBytes),
     maxQueueBytes: positive(o.maxQueueBytes, 16 * 1024 * 1024, 'maxQueueBytes'),
@@ -131,11 +132,17 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
 
 /** Counters of one transport (monotonic since construction). */
 export interface WsTransportCounters {
+  /** WebSocket frames written (each carries one or more messages). */
   framesSent: number;
+  /** Raft messages written. */
   messagesSent: number;
+  /** Frame bytes written. */
   bytesSent: number;
+  /** Frames received and decoded. */
   framesReceived: number;
+  /** Raft messages received and delivered. */
   messagesReceived: number;
+  /** Frame bytes received. */
   bytesReceived: number;
   /** Messages dropped because a lane's queue was full. */
   droppedQueueFull: number;
@@ -180,6 +187,40 @@ export function newCounters(): WsTransportCounters {
   };
 }
 
+/**
+ * `WsPeerError` describes a connection refused by the handshake, in either direction: a wrong
+ * secret, another cluster, a node that is not a peer, another node at the dialed address, a
+ * malformed or timed-out handshake. Delivered to `on('peerError')` listeners (whatever the
+ * logger) and kept per peer in `peerStatus()`.
+ */
+export interface WsPeerError {
+  /**
+   * `outbound`: this node dialed `peer` and one side refused the handshake. `inbound`: this
+   * node refused a connection from `peer` (the id the client claimed; null if it sent none).
+   */
+  readonly direction: 'outbound' | 'inbound';
+  /** The peer's node id (for `inbound`, as the client claimed it; null if it sent none). */
+  readonly peer: NodeId | null;
+  /** The WebSocket close code: 4002 wrong cluster, 4003 not a peer, 4004 authentication failed, 4005 wrong node, 4006 handshake timeout, 4000/4001 malformed or other version. */
+  readonly code: number;
+  /** What went wrong, e.g. "authentication failed: wrong secret or replayed handshake". */
+  readonly message: string;
+  /** The remote address (inbound) or the URL dialed (outbound). */
+  readonly remote: string;
+  /** When, in ms since the epoch. */
+  readonly at: number;
+}
+
+/** One peer in {@link WsTransport.peerStatus}. */
+export interface WsPeerStatus {
+  /** The `host:port` this node dials for the peer. */
+  readonly address: string;
+  /** An authenticated outbound connection (messages lane) is open now. */
+  readonly connected: boolean;
+  /** The latest refused handshake with this peer, either direction; null if none yet. */
+  readonly lastError: WsPeerError | null;
+}
+
 /** `WsTransportStats` is a snapshot of a transport's resources and counters. */
 export interface WsTransportStats extends Readonly<WsTransportCounters> {
   /** Authenticated outbound connections (at most two per peer: messages and snapshots). */
@@ -192,6 +233,7 @@ export interface WsTransportStats extends Readonly<WsTransportCounters> {
   readonly timers: number;
   /** Messages queued on all lanes, and their encoded size. */
   readonly queuedMessages: number;
+  /** The encoded size of the queued messages. */
   readonly queuedBytes: number;
   /** Bytes written to outbound sockets but not yet to the kernel (bounded by `highWaterMarkBytes` + one frame). */
   readonly bufferedBytes: number;

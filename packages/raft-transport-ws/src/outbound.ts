@@ -14,7 +14,12 @@ import {
   type Transcript,
   verifyProof,
 } from './handshake.js';
-import { type ResolvedOptions, tlsSecureOptions, type WsTransportCounters } from './options.js';
+import {
+  type ResolvedOptions,
+  tlsSecureOptions,
+  type WsPeerError,
+  type WsTransportCounters,
+} from './options.js';
 import type { Timers } from './timers.js';
 
 /** What an {@link OutboundLane} needs from its transport. */
@@ -22,6 +27,8 @@ export interface LaneContext {
   readonly options: ResolvedOptions;
   readonly counters: WsTransportCounters;
   readonly timers: Timers;
+  /** A handshake was refused (by either side); reported whatever the logger. */
+  peerError(e: Omit<WsPeerError, 'at'>): void;
 }
 
 type LaneState = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
@@ -267,7 +274,17 @@ export class OutboundLane {
     } else {
       counters.connectFailures++;
       // Refusals (4xxx) are configuration problems worth a warning; refused TCP is routine.
-      const level = code === 0 ? 'error' : code >= 4000 && code < 5000 ? 'warn' : 'debug';
+      const refused = code >= 4000 && code < 5000 && code !== CloseCode.Replaced;
+      const level = code === 0 ? 'error' : refused ? 'warn' : 'debug';
+      if (refused) {
+        this.ctx.peerError({
+          direction: 'outbound',
+          peer: this.peer,
+          code,
+          message: why,
+          remote: this.url,
+        });
+      }
       o.logger[level](`cannot connect to peer ${this.peer} (${this.lane}): ${why}`, {
         url: this.url,
         attempt: this.attempt,

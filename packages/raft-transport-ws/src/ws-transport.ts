@@ -8,6 +8,8 @@ import {
   newCounters,
   type ResolvedOptions,
   resolveOptions,
+  type WsPeerError,
+  type WsPeerStatus,
   type WsTransportCounters,
   type WsTransportOptions,
   type WsTransportStats,
@@ -48,6 +50,9 @@ export class WsTransport implements Transport {
   private listening: Promise<{ host: string; port: number }> | null = null;
   private pingTimer: object | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly peerErrorListeners = new Set<(e: WsPeerError) => void>();
+  /** The latest refused handshake per configured peer. */
+  private readonly lastErrors = new Map<NodeId, WsPeerError>();
 
   /** Throws `WsTransportError` (`InvalidOptions`, `InvalidAddress`) for bad options. */
   constructor(options: WsTransportOptions) {
@@ -58,6 +63,7 @@ export class WsTransport implements Transport {
       timers: this.timers,
       isPeer: (id: NodeId) => this.peers.has(id),
       deliver: (m: Message) => this.deliver(m),
+      peerError: (e) => this.onPeerError({ ...e, at: Date.now() }),
     };
     this.server = new InboundServer(this.ctx);
     const peers =
@@ -69,7 +75,12 @@ export class WsTransport implements Transport {
    * Bind the listen address without delivering yet (messages that arrive before `start` are
    * dropped). Useful to learn the port picked for `:0` before configuring peers. Idempotent.
    */
-  listen(): Promise<{ host: string; port: number }> {
+  listen(): Promise<{
+    /** The bound address. */
+    host: string;
+    /** The bound port (the real one for `:0`). */
+    port: number;
+  }> {
     if (this.state === 'stopped')
       return Promise.reject(new WsTransportError('Stopped', 'transport stopped'));
     this.listening ??= this.server.listen().then((a) => ({ host: a.address, port: a.port }));
@@ -220,13 +231,44 @@ export class WsTransport implements Transport {
     const peer = this.peers.get(id);
     if (peer === undefined) return;
     this.peers.delete(id);
+    this.lastErrors.delete(id);
     void peer.msg.close();
     void peer.snap?.close();
     this.server.dropPeer(id);
   }
 
+  /**
+   * Subscribe to refused handshakes in either direction (see {@link WsPeerError}): a peer with
+   * the wrong secret or cluster id is visible here even without a logger. Every refusal is
+   * reported (the logger's copies are rate-limited). Returns the unsubscribe function.
+   */
+  on(event: 'peerError', listener: (e: WsPeerError) => void): () => void {
+    if (event !== 'peerError')
+      throw new WsTransportError('InvalidOptions', `unknown event ${event}`);
+    this.peerErrorListeners.add(listener);
+    return () => this.peerErrorListeners.delete(listener);
+  }
+
+  /** Every configured peer: its address, whether it is connected, and its latest refusal. */
+  peerStatus(): Record<NodeId, WsPeerStatus> {
+    const out: Record<NodeId, WsPeerStatus> = {};
+    for (const [id, peer] of this.peers) {
+      out[id] = {
+        address: peer.address,
+        connected: peer.msg.isOpen,
+        lastError: this.lastErrors.get(id) ?? null,
+      };
+    }
+    return out;
+  }
+
   /** The address the server is bound to (the real port when listening on port 0). Throws before `listen`/`start`. */
-  address(): { host: string; port: number } {
+  address(): {
+    /** The bound address. */
+    host: string;
+    /** The bound port (the real one for `:0`). */
+    port: number;
+  } {
     const a = this.server.address();
     if (a === null) throw new WsTransportError('Stopped', 'transport is not listening');
     return { host: a.address, port: a.port };
@@ -258,6 +300,18 @@ export class WsTransport implements Transport {
       queuedBytes,
       bufferedBytes,
     };
+  }
+
+  private onPeerError(e: WsPeerError): void {
+    // Only configured peers: a stranger could otherwise fill the map with made-up ids.
+    if (e.peer !== null && this.peers.has(e.peer)) this.lastErrors.set(e.peer, e);
+    for (const listener of this.peerErrorListeners) {
+      try {
+        listener(e);
+      } catch (err) {
+        this.options.logger.error(`peerError listener threw: ${(err as Error)?.message}`);
+      }
+    }
   }
 
   private deliver(m: Message): boolean {

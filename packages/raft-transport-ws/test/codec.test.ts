@@ -128,7 +128,7 @@ function decodesSafely(bytes: Uint8Array): void {
   try {
     decoded = decodeMessages(bytes);
   } catch (e) {
-    if (!(WsTransportError.is(e) && e.reason === 'Decode')) throw e;
+    if (!(WsTransportError.isInstance(e) && e.reason === 'Decode')) throw e;
     return;
   }
   expect(decodeMessages(encodeMessages(decoded))).toEqual(decoded);

@@ -30,6 +30,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The cluster secret every test node gets; admin routes need it as a bearer token. */
+export const TEST_SECRET = 'test-secret';
+export const ADMIN_AUTH: Readonly<Record<string, string>> = {
+  authorization: `Bearer ${TEST_SECRET}`,
+};
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface NodeSpec {
@@ -137,7 +143,7 @@ export class ProcessCluster {
         '--log-level',
         'info',
         '--secret',
-        'test-secret',
+        TEST_SECRET,
         ...this.extraArgs,
       ]),
       { cwd: APP_DIR, stdio: ['ignore', fd, fd] },
@@ -198,7 +204,11 @@ export class ProcessCluster {
 
   async status(id: string): Promise<Record<string, unknown> | null> {
     try {
-      const res = await fetch(`${this.url(id)}/status`, { signal: AbortSignal.timeout(2000) });
+      // With the token, so it also works on nodes that run with `--http-auth all`.
+      const res = await fetch(`${this.url(id)}/status`, {
+        signal: AbortSignal.timeout(2000),
+        headers: ADMIN_AUTH,
+      });
       return (await res.json()) as Record<string, unknown>;
     } catch {
       return null;

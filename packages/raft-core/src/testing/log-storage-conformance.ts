@@ -22,14 +22,19 @@ import {
  *   every case, passed or failed.
  */
 export type LogStorageFactory = () => Promise<{
+  /** A fresh, empty storage to test. */
   storage: LogStorage;
+  /** Closes `storage` and opens the same data again (to check durability); omit for memory-only storage. */
   reopen?: () => Promise<LogStorage>;
+  /** Releases everything the factory created (files, handles). */
   cleanup?: () => Promise<void>;
 }>;
 
 /** One named conformance check; `run` throws an `Error` describing the first violation. */
 export interface LogStorageConformanceCase {
+  /** What the case checks, as a test name. */
   readonly name: string;
+  /** Runs it on a fresh storage from the factory; rejects with the first violation. */
   readonly run: () => Promise<void>;
 }
 

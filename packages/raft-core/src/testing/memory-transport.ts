@@ -42,7 +42,12 @@ export class MemoryNetwork {
   private readonly random: () => number;
   private readonly maxPending: number;
   /** Messages handed to a handler, and messages dropped (partition, drop rate, full, no receiver). */
-  readonly counters = { delivered: 0, dropped: 0 };
+  readonly counters = {
+    /** Messages handed to their addressee. */
+    delivered: 0,
+    /** Messages lost: a partition, the drop rate, a full queue, or no receiver. */
+    dropped: 0,
+  };
 
   constructor(options: MemoryNetworkOptions = {}) {
     this.dropRate = options.dropRate ?? 0;
@@ -156,6 +161,7 @@ export class MemoryTransport implements Transport {
   /** @internal Use {@link MemoryNetwork.transport}. */
   constructor(
     private readonly network: MemoryNetwork,
+    /** The node this transport belongs to. */
     readonly id: NodeId,
   ) {}
 

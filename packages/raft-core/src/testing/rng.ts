@@ -5,7 +5,10 @@
 export class Rng {
   private state: number;
 
-  constructor(readonly seed: number) {
+  constructor(
+    /** The seed it was created with (print it to replay a run). */
+    readonly seed: number,
+  ) {
     this.state = seed >>> 0;
   }
 
@@ -33,11 +36,13 @@ export class Rng {
     return p > 0 && this.next() < p;
   }
 
+  /** One element of `items`, chosen uniformly; throws on an empty list. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('pick from an empty list');
     return items[Math.floor(this.next() * items.length)] as T;
   }
 
+  /** A shuffled copy of `items` (Fisher–Yates). */
   shuffle<T>(items: readonly T[]): T[] {
     const a = [...items];
     for (let i = a.length - 1; i > 0; i--) {

@@ -37,17 +37,23 @@ import { Rng } from './rng.js';
 
 /** Fault knobs of the simulated network. All probabilities are per message. */
 export interface SimNetworkOptions {
+  /** Shortest delivery delay of a message, in simulated ms. */
   minDelayMs: number;
+  /** Longest delivery delay of a message, in simulated ms. */
   maxDelayMs: number;
+  /** Probability that a message is lost. */
   dropRate: number;
+  /** Probability that a message is delivered twice. */
   duplicateRate: number;
   /** Probability that a message is held back for an extra `reorderDelayMs` (reordering). */
   reorderRate: number;
+  /** The extra delay of a held-back message, in simulated ms. */
   reorderDelayMs: number;
 }
 
 /** Options of {@link SimCluster.create}. */
 export interface SimClusterOptions {
+  /** The seed of every random choice: the same seed gives the same trace. */
   readonly seed: number;
   /** Node count (ids "n1".."nN") or explicit ids. Default 3. */
   readonly nodes?: number | readonly NodeId[];
@@ -57,10 +63,15 @@ export interface SimClusterOptions {
   readonly electionTick?: number;
   /** Default 10 ticks (a heartbeat every 100 ms, as the MIT lab requires). */
   readonly heartbeatTick?: number;
+  /** PreVote on every node (default true, as in `RaftNodeOptions`). */
   readonly preVote?: boolean;
+  /** CheckQuorum on every node (default true). */
   readonly checkQuorum?: boolean;
+  /** Byte limit of the entries in one append message (driver default). */
   readonly maxSizePerMsg?: number;
+  /** Unacknowledged appends in flight per follower (driver default). */
   readonly maxInflightMsgs?: number;
+  /** Initial fault knobs of the network; change them later with {@link SimCluster.setNetwork}. */
   readonly network?: Partial<SimNetworkOptions>;
   /** Simulated fsync latency range in ms. Default [0.2, 2]. */
   readonly fsyncMs?: readonly [number, number];
@@ -69,6 +80,7 @@ export interface SimClusterOptions {
    * arriving and being stepped while the Ready that produced the write waits. Default 0.
    */
   readonly fsyncStallRate?: number;
+  /** Range of a stalled write's latency in ms (see `fsyncStallRate`). */
   readonly fsyncStallMs?: readonly [number, number];
   /**
    * When set, the state machine completes `apply`, `snapshot` and `restore` asynchronously,
@@ -76,6 +88,7 @@ export interface SimClusterOptions {
    * (default 0.5): the driver then steps messages while a state machine call is pending.
    */
   readonly stateMachineDelayMs?: readonly [number, number];
+  /** Probability that a state machine call completes asynchronously (see `stateMachineDelayMs`). */
   readonly stateMachineAsyncRate?: number;
   /** When set, the state machine hands over every snapshot's bytes this many ms after the call. */
   readonly snapshotDelayMs?: number;
@@ -97,6 +110,7 @@ export interface SimClusterOptions {
   readonly checkInvariants?: boolean;
   /** Snapshot policy of every node (entries between snapshots; 0 = never). Default 0. */
   readonly snapshotEntries?: number;
+  /** Entries kept in memory behind a snapshot for lagging followers (driver default). */
   readonly snapshotKeepEntries?: number;
   /**
    * Per-node clock rates (real ms per nominal ms; default 1). `{ n1: 1.5 }` makes n1's ticks
@@ -105,8 +119,11 @@ export interface SimClusterOptions {
   readonly clockRates?: Readonly<Record<NodeId, number>>;
   /** Byte-based snapshot policy (payload bytes applied since the last snapshot). Default 0. */
   readonly snapshotBytes?: number;
+  /** Bytes per InstallSnapshot chunk (driver default). */
   readonly snapshotChunkSize?: number;
+  /** How reads confirm leadership (driver default `'safe'`). */
   readonly readOnly?: 'safe' | 'lease';
+  /** Where every node logs (default silent). */
   readonly logger?: Logger;
 }
 
@@ -114,19 +131,34 @@ export interface SimClusterOptions {
 export interface SimStats {
   /** Requests (not responses): the MIT lab's "RPC" count. */
   rpcs: number;
+  /** Messages sent, requests and responses. */
   messages: number;
   /** Sum of entry payload bytes carried by MsgApp. */
   entryBytes: number;
   /** Estimated wire bytes: 48 per message header + 24 per entry + payloads. */
   bytes: number;
+  /** Messages sent, per message type. */
   byType: Record<string, number>;
+  /** Simulation steps taken (events processed). */
   steps: number;
 }
 
 /** The outcome of a simulated proposal. */
 export type ProposeOutcome =
-  | { ok: true; index: Index; value: string | boolean | null }
-  | { ok: false; error: unknown };
+  | {
+      /** The entry committed and was applied at the proposing node. */
+      ok: true;
+      /** Its log index. */
+      index: Index;
+      /** The simulated state machine's result. */
+      value: string | boolean | null;
+    }
+  | {
+      /** The proposal failed or its outcome is unknown. */
+      ok: false;
+      /** Why (a `RaftError` from the driver). */
+      error: unknown;
+    };
 
 const REQUESTS = new Set([
   'MsgApp',
@@ -158,11 +190,15 @@ interface NodeSlot {
  * Same seed ⇒ same trace.
  */
 export class SimCluster {
+  /** The seed the cluster was created with. */
   readonly seed: number;
+  /** The cluster's random stream (use it in tests so that runs stay reproducible). */
   readonly rng: Rng;
   /** Every node ever created (members or not). */
   readonly ids: readonly NodeId[];
+  /** The invariant checks run after every step. */
   readonly checker = new InvariantChecker();
+  /** Message counts so far. */
   readonly stats: SimStats = {
     rpcs: 0,
     messages: 0,
@@ -171,7 +207,9 @@ export class SimCluster {
     byType: {},
     steps: 0,
   };
+  /** The simulated time, in ms. */
   now = 0;
+  /** The current fault knobs of the network. */
   network: SimNetworkOptions;
   private readonly queue = new EventQueue();
   private readonly slots = new Map<NodeId, NodeSlot>();
@@ -368,6 +406,7 @@ export class SimCluster {
     await this.boot(id);
   }
 
+  /** True unless `id` is crashed. */
   isAlive(id: NodeId): boolean {
     return this.slot(id).alive;
   }
@@ -380,7 +419,12 @@ export class SimCluster {
   }
 
   /** Live nodes that believe they are leader, with their terms. */
-  leaders(among: readonly NodeId[] = this.ids): { id: NodeId; term: Term }[] {
+  leaders(among: readonly NodeId[] = this.ids): {
+    /** A node that believes it is leader. */
+    id: NodeId;
+    /** The term it leads in. */
+    term: Term;
+  }[] {
     const out: { id: NodeId; term: Term }[] = [];
     for (const id of among) {
       const n = this.slot(id).node;
@@ -425,6 +469,7 @@ export class SimCluster {
     return this.ids.filter((id) => this.slot(id).alive && !this.isolated.has(id));
   }
 
+  /** The current term of the live node `id` (throws if it is down). */
   termOf(id: NodeId): Term {
     return this.node(id)._raw.raft.term;
   }
@@ -447,7 +492,17 @@ export class SimCluster {
    * The lab's `Start()`: proposes `data` at `id` without waiting. Returns the index the entry
    * would occupy, the node's term, and whether it was leader (if not, nothing was proposed).
    */
-  start(id: NodeId, data: Uint8Array): { index: Index; term: Term; isLeader: boolean } {
+  start(
+    id: NodeId,
+    data: Uint8Array,
+  ): {
+    /** The index the entry would occupy (-1 if `id` is down or not leader). */
+    index: Index;
+    /** `id`'s current term (-1 if it is down). */
+    term: Term;
+    /** Whether `id` was leader, so that something was proposed. */
+    isLeader: boolean;
+  } {
     const n = this.slot(id).node;
     if (n === null) return { index: -1, term: -1, isLeader: false };
     const r = n._raw.raft;
@@ -470,15 +525,46 @@ export class SimCluster {
   get(
     id: NodeId,
     key: string,
-  ): Promise<{ ok: true; value: string | null } | { ok: false; error: unknown }> {
+  ): Promise<
+    | {
+        /** The read was served. */
+        ok: true;
+        /** The value of `key`, or null if absent. */
+        value: string | null;
+      }
+    | {
+        /** The read failed (no leader, timeout, node down). */
+        ok: false;
+        /** Why (a `RaftError`). */
+        error: unknown;
+      }
+  > {
     const slot = this.slot(id);
     if (slot.node === null)
       return Promise.resolve({ ok: false, error: new RaftError('Stopped', `${id} is down`) });
     const sm = slot.sm;
+    const since = this.committedHighWater();
     return this.track(slot.node.read(), `read at ${id}`).then(
-      () => ({ ok: true, value: sm?.kv.get(key) ?? null }) as const,
+      () => {
+        try {
+          this.checker.reads.check(id, since, sm?.lastApplied ?? 0);
+        } catch (e) {
+          this._violation(this.annotate(e));
+        }
+        return { ok: true, value: sm?.kv.get(key) ?? null } as const;
+      },
       (error: unknown) => ({ ok: false, error }) as const,
     );
+  }
+
+  /**
+   * The highest index any node has committed so far: the checked record, and what live nodes
+   * report now (this step's changes are checked only after it).
+   */
+  committedHighWater(): Index {
+    let high = this.checker.committedHighWater();
+    for (const { r } of this.liveNodes()) if (r.log.committed > high) high = r.log.committed;
+    return high;
   }
 
   /** The local (possibly stale) value of `key` at `id`. */
@@ -522,7 +608,12 @@ export class SimCluster {
    * The lab's nCommitted: how many live nodes applied `index`, and the payload they agree on
    * (throws if two nodes applied different payloads there).
    */
-  nCommitted(index: Index): { count: number; data: Uint8Array | null } {
+  nCommitted(index: Index): {
+    /** Live nodes that applied `index`. */
+    count: number;
+    /** The payload they applied there, or null if none did. */
+    data: Uint8Array | null;
+  } {
     let count = 0;
     let data: Uint8Array | null = null;
     for (const id of this.ids) {
@@ -600,6 +691,7 @@ export class SimCluster {
     this.isolated.add(id);
   }
 
+  /** Undoes {@link SimCluster.disconnect}. */
   connect(id: NodeId): void {
     this.isolated.delete(id);
   }
@@ -647,6 +739,7 @@ export class SimCluster {
     this.clockRates.set(id, rate);
   }
 
+  /** Changes some fault knobs of the network from now on. */
   setNetwork(opts: Partial<SimNetworkOptions>): void {
     this.network = { ...this.network, ...opts };
   }

@@ -30,7 +30,9 @@ export type TransportFactory = (ids: readonly NodeId[]) => Promise<TransportHarn
 
 /** One named conformance check. */
 export interface TransportConformanceCase {
+  /** What the case checks, as a test name. */
   readonly name: string;
+  /** Runs it on fresh transports from the factory; rejects with the first violation. */
   readonly run: () => Promise<void>;
 }
 

@@ -84,6 +84,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     thinkMs: [1, 30],
   });
   const removed = new Set<NodeId>();
+  const down = new Set<NodeId>();
   let spare = 0;
   try {
     kv.start();
@@ -162,10 +163,38 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           'replace',
         ).then(() => removed.add(victim), ignore);
       }
+      // Leader churn around a configuration change: the leader vanishes while the change (or
+      // the joint configuration's second step) is replicated, committed or applied, so the next
+      // election runs on nodes whose logs and applied configurations disagree.
+      if (choice >= 2 && rng.chance(0.5)) {
+        await c.run(rng.int(5, 200));
+        const now = c.leader();
+        const how = rng.int(0, 2);
+        if (how === 2) {
+          // Any split, removed members included: a lagging node may campaign with the help of
+          // a member the change removed while the new majority goes on committing.
+          const shuffled = rng.shuffle(c.ids.filter((id) => c.isAlive(id)));
+          const cut = rng.int(1, Math.max(1, shuffled.length - 1));
+          c.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+        } else if (now !== null && c.isAlive(now)) {
+          if (how === 0) {
+            c.crash(now);
+            down.add(now);
+          } else c.disconnect(now);
+        }
+      }
+    };
+
+    // A client that cached a node keeps reading from it for a while (e.g. a deposed or
+    // isolated leader): every such read is checked for freshness by the simulator.
+    const staleReader = (at: NodeId, count: number, spanMs: number): void => {
+      for (let i = 0; i < count; i++)
+        c.schedule(rng.int(0, spanMs), () => {
+          if (c.isAlive(at)) void c.get(at, rng.pick(['a', 'b', 'c']));
+        });
     };
 
     // Nemesis.
-    const down = new Set<NodeId>();
     const end = c.now + durationMs;
     while (c.now < end) {
       await c.run(rng.int(20, 600));
@@ -238,6 +267,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
             if (l !== null && l !== victim && rng.chance(0.5)) {
               const kind = rng.pick([
                 'MsgReadIndexResp',
+                'MsgReadIndexResp',
                 'MsgAppResp',
                 'MsgApp',
                 'MsgSnap',
@@ -248,7 +278,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
               c.crash(victim);
               await c.run(rng.int(0, 30));
               await c.restart(victim);
-              await c.run(rng.int(5, 80));
+              await c.run(rng.int(5, 250));
             }
             down.delete(victim);
           }
@@ -285,6 +315,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           const l = c.leader();
           if (l !== null && rng.chance(0.5)) c.disconnect(l);
           else if (l !== null) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          if (l !== null) staleReader(l, rng.int(2, 8), 600);
           break;
         }
         case 18:
@@ -325,6 +356,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
           await c.run(deafAfter);
           if (rng.chance(0.2)) c.disconnect(l);
           else if (rng.chance(0.8)) for (const id of c.ids) if (id !== l) c.blockOneWay(id, l);
+          staleReader(l, rng.int(2, 8), 600);
           break;
         }
         case 15: {

@@ -7,7 +7,9 @@
 
 /** What a kvapi server answered (status and JSON error body), if it answered. */
 export interface KvServerAnswer {
+  /** The HTTP status. */
   readonly status: number;
+  /** The parsed JSON body (`{error, message, …}`), or `{}` if it was not JSON. */
   readonly body: Readonly<Record<string, unknown>>;
 }
 
@@ -51,7 +53,9 @@ export class KvOutcomeUnknownError extends KvClientError {
 
 /** A compare-and-swap found another value; `current` is it (`null` = absent). */
 export class KvCasFailedError extends KvClientError {
+  /** The key's value when the swap was refused (null if absent). */
   readonly current: string | null;
+  /** The log index at which the comparison was made. */
   readonly index: number;
   constructor(current: string | null, index: number) {
     super(`compare-and-swap failed: current value is ${JSON.stringify(current)}`);

@@ -40,6 +40,7 @@ export type KvConsistency = 'linearizable' | 'stale';
 
 /** What a write returns: the log index it was applied at. */
 export interface KvWriteResult {
+  /** The log index of the write. */
   readonly index: number;
   /** The server answered from the session: applied by an earlier attempt. */
   readonly duplicate?: boolean;
@@ -83,7 +84,13 @@ function refused(e: unknown): boolean {
   return cause?.code === 'ECONNREFUSED';
 }
 
+/**
+ * `KvClient` talks to a kvapi cluster over HTTP: it finds the leader through any endpoint, retries
+ * writes with the same client session (so a retried write applies once), and turns answers into
+ * typed errors (`KvNotAppliedError`, `KvOutcomeUnknownError`, `KvCasFailedError`).
+ */
 export class KvClient {
+  /** This client's session id (`X-Client-Id`), random unless given in the options. */
   readonly clientId: string;
   private readonly endpoints: string[];
   private readonly timeoutMs: number;
@@ -124,7 +131,12 @@ export class KvClient {
   }
 
   /** Deletes `key`; `deleted` says whether it existed. */
-  async delete(key: string): Promise<KvWriteResult & { deleted: boolean }> {
+  async delete(key: string): Promise<
+    KvWriteResult & {
+      /** False if the key did not exist. */
+      deleted: boolean;
+    }
+  > {
     const a = await this.call({
       method: 'DELETE',
       path: `/kv/${encodeURIComponent(key)}`,
@@ -177,7 +189,17 @@ export class KvClient {
   async list(
     prefix: string,
     options: { limit?: number; after?: string; consistency?: KvConsistency } = {},
-  ): Promise<{ items: { key: string; value: string }[]; more: boolean }> {
+  ): Promise<{
+    /** The matching entries, in key order. */
+    items: {
+      /** The key. */
+      key: string;
+      /** Its value. */
+      value: string;
+    }[];
+    /** True if more keys match after the last one returned (pass it as `after` to continue). */
+    more: boolean;
+  }> {
     const p = new URLSearchParams({ prefix });
     if (options.limit !== undefined) p.set('limit', String(options.limit));
     if (options.after !== undefined) p.set('after', options.after);

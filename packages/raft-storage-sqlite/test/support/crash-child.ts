@@ -42,7 +42,10 @@ for (;;) {
   const st = await storage.initialState();
   const desc = await nextWrite(rnd, st, (i) => storage.term(i));
   out(`I ${JSON.stringify(desc)}`);
-  await storage.save(buildWrite(desc), desc.sync);
+  const write = buildWrite(desc);
+  // Half the snapshots are staged first (into a side file), as RaftNode does with its own.
+  if (write.snapshot !== undefined && rnd() < 0.5) await storage.stageSnapshot(write.snapshot);
+  await storage.save(write, desc.sync);
   out('A');
   if (++writes >= selfKill) process.kill(process.pid, 'SIGKILL');
   if (desc.s !== undefined && rnd() < 0.3) await storage.compact(desc.s[0]);

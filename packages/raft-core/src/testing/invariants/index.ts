@@ -6,11 +6,13 @@ import { ElectionSafety } from './election-safety.js';
 import { checkLeaderCompleteness } from './leader-completeness.js';
 import { LogMatching } from './log-matching.js';
 import { Monotonic } from './monotonic.js';
+import { ReadFreshness } from './read-freshness.js';
 import { StateMachineSafety } from './state-machine-safety.js';
 import type { NodeView } from './types.js';
 
 export type { CommitView, DurableLast } from './commit-safety.js';
 export { ConfigurationSafety, confKey } from './configuration.js';
+export { ReadFreshness } from './read-freshness.js';
 export { InvariantViolation, type NodeView } from './types.js';
 
 /**
@@ -20,12 +22,25 @@ export { InvariantViolation, type NodeView } from './types.js';
  * call costs O(nodes + new entries).
  */
 export class InvariantChecker {
+  /** At most one leader per term (§5.2). */
   readonly electionSafety = new ElectionSafety();
+  /** Entries with the same index and term have identical prefixes (§5.3). */
   readonly logMatching = new LogMatching();
+  /** A committed entry never changes on any node. */
   readonly committed = new CommittedImmutable();
+  /** Term, commit and applied index never go backwards. */
   readonly monotonic = new Monotonic();
+  /** Every node's configuration is the one its log defines. */
   readonly configuration = new ConfigurationSafety();
+  /** Every node applies the same entry at each index, in order (§5.4.3). */
   readonly stateMachine = new StateMachineSafety((e) => this.configuration.onFirstApply(e));
+  /** Every linearizable read reflects every entry committed before it began. */
+  readonly reads = new ReadFreshness();
+
+  /** The highest index any node has been seen to commit (checked steps only). */
+  committedHighWater(): Index {
+    return this.committed.hashes.length - 1;
+  }
 
   /**
    * Commit safety over live nodes and everyone's durable logs (see `checkCommitSafety`).

@@ -3,11 +3,15 @@ import type { ConfState, Index, NodeId, Role, Term } from '../../types.js';
 
 /** What the invariant checks may observe of one live node. */
 export interface NodeView {
+  /** The node. */
   readonly id: NodeId;
   /** Increments at every restart, so per-lifetime properties reset. */
   readonly incarnation: number;
+  /** Its current role. */
   readonly role: Role;
+  /** Its current term (in memory). */
   readonly term: Term;
+  /** Its in-memory log. */
   readonly log: RaftLog;
   /** The term as last durably saved (monotonic across restarts). */
   readonly durableTerm: Term;
@@ -20,6 +24,7 @@ export interface NodeView {
 /** Thrown by an invariant check. The message names the property and the paper section. */
 export class InvariantViolation extends Error {
   constructor(
+    /** The name of the violated property (e.g. `election safety`). */
     readonly property: string,
     message: string,
   ) {

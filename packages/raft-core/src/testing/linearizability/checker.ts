@@ -23,6 +23,7 @@ export interface CheckOptions {
 export interface PartitionResult {
   /** The partition's key, or `null` when the model has no `partitionKey`. */
   readonly key: string | null;
+  /** Whether this partition is linearizable, illegal, or undecided. */
   readonly result: CheckOutcome;
   /** How many operations of the history fell in this partition. */
   readonly operations: number;
@@ -35,6 +36,7 @@ export interface PartitionResult {
  * history passed to {@link checkOperations}.
  */
 export interface Violation {
+  /** The partition's key, or `null` when the model has no `partitionKey`. */
   readonly key: string | null;
   /** The longest sequence of operations the search could linearize, in linearization order. */
   readonly longestPrefix: readonly number[];
@@ -52,18 +54,32 @@ export interface Violation {
  * `unknown` if any partition ran out of budget or time, else `ok`.
  */
 export type CheckResult =
-  | { readonly result: 'ok'; readonly steps: number; readonly partitions: PartitionResult[] }
   | {
-      readonly result: 'illegal';
+      /** Every partition is linearizable. */
+      readonly result: 'ok';
+      /** Search steps spent in total. */
       readonly steps: number;
+      /** One result per partition of the history. */
+      readonly partitions: PartitionResult[];
+    }
+  | {
+      /** Some partition has no linearization: the history is not linearizable. */
+      readonly result: 'illegal';
+      /** Search steps spent in total. */
+      readonly steps: number;
+      /** One result per partition of the history. */
       readonly partitions: PartitionResult[];
       /** One per illegal partition, in partition order; never empty. */
       readonly violations: Violation[];
     }
   | {
+      /** The search gave up before deciding (no partition was found illegal). */
       readonly result: 'unknown';
+      /** Search steps spent in total. */
       readonly steps: number;
+      /** One result per partition of the history. */
       readonly partitions: PartitionResult[];
+      /** Which budget ran out: `maxSteps` or the `timeoutMs` deadline. */
       readonly reason: 'maxSteps' | 'timeout';
     };
 

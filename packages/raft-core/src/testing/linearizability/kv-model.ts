@@ -2,20 +2,27 @@ import type { Model, Operation, StepResult } from './model.js';
 
 /** `KvGet` reads a key; its output is the value, or `null` when the key is absent. */
 export interface KvGet {
+  /** Discriminant. */
   readonly op: 'get';
+  /** The key read. */
   readonly key: string;
 }
 
 /** `KvPut` writes a key unconditionally; its output is `'ok'`. */
 export interface KvPut {
+  /** Discriminant. */
   readonly op: 'put';
+  /** The key written. */
   readonly key: string;
+  /** The value written. */
   readonly value: string;
 }
 
 /** `KvDelete` removes a key (absent keys read as `null`); its output is `'ok'`. */
 export interface KvDelete {
+  /** Discriminant. */
   readonly op: 'delete';
+  /** The key removed. */
   readonly key: string;
 }
 
@@ -24,9 +31,13 @@ export interface KvDelete {
  * whether it swapped.
  */
 export interface KvCas {
+  /** Discriminant. */
   readonly op: 'cas';
+  /** The key compared and swapped. */
   readonly key: string;
+  /** The value it must have (`null`: absent). */
   readonly from: string | null;
+  /** The value it gets if it had `from`. */
   readonly to: string;
 }
 

@@ -16,7 +16,9 @@
 export interface Operation<Input, Output> {
   /** The client that issued the operation; informational (ordering comes from the times). */
   readonly clientId: number;
+  /** What the client asked. */
   readonly input: Input;
+  /** What it was told (for an unknown outcome, a value the model accepts in every state). */
   readonly output: Output;
   /** When the request was sent. */
   readonly call: number;
@@ -26,6 +28,7 @@ export interface Operation<Input, Output> {
 
 /** `StepResult` is a model transition: whether the output is legal, and the next state. */
 export interface StepResult<State> {
+  /** True if `output` is a legal answer to `input` in the state. */
   readonly ok: boolean;
   /** The state after the operation; ignored when `ok` is false. */
   readonly state: State;
