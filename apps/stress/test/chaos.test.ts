@@ -116,6 +116,8 @@ describe('stress chaos', () => {
       expect(r.out).toMatch(/convergence: every node applied index \d+/);
       // The nemesis really ran, and the clients really got answers.
       const episodes = r.out.match(/^ +[\d.]+ s {2}nemesis /gm) ?? [];
+      // Admin faults (transfer, remove/re-add) must really run, not bounce off auth.
+      expect(r.out).not.toMatch(/nemesis \S+ .*HTTP 40[13]/);
       expect(episodes.length, r.out).toBeGreaterThanOrEqual(4);
       const ok = Number(/^total +\d+ +(\d+)/m.exec(r.out)?.[1] ?? 0);
       expect(ok, r.out).toBeGreaterThan(200);
