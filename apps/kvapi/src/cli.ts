@@ -32,6 +32,8 @@ export interface KvapiConfig {
   readonly bodyLimit: number;
   readonly headersTimeoutMs: number;
   readonly sync: 'full' | 'normal';
+  /** `--cluster` addresses win over those learned from the log (e.g. proxies in front of peers). */
+  readonly pinPeers: boolean;
   /** PEM files for mutual TLS (`wss`) on the peer links; absent = plain `ws` (see peer-tls.ts). */
   readonly peerTls?: PeerTlsFiles;
 }
@@ -83,6 +85,9 @@ Options:
   --headers-timeout-ms N  a client must send its request headers within N ms (slow-loris
                           guard; default 10000)
   --sync full|normal      SQLite synchronous mode (default full; normal = no fsync, tests only)
+  --pin-peers             dial the members named in --cluster at the addresses given there, even
+                          if the log later records others for them (e.g. a fault-injecting proxy
+                          per peer link, as the stress chaos mode runs)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help              show this help`;
 
@@ -183,6 +188,7 @@ export function parseCli(
         'body-limit': { type: 'string' },
         'headers-timeout-ms': { type: 'string' },
         sync: { type: 'string' },
+        'pin-peers': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -246,6 +252,7 @@ export function parseCli(
     bodyLimit: int(str('body-limit'), '--body-limit', maxValueBytes + 64 * 1024, 1),
     headersTimeoutMs: int(str('headers-timeout-ms'), '--headers-timeout-ms', 10_000, 100),
     sync,
+    pinPeers: values['pin-peers'] === true,
     ...(cert !== undefined &&
       key !== undefined &&
       ca !== undefined && { peerTls: { cert, key, ca } }),

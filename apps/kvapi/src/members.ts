@@ -51,6 +51,8 @@ export class Directory {
     private readonly self: string,
     cluster: readonly ClusterMember[],
     private readonly sink: PeerSink,
+    /** Founders' addresses win over learned ones (kvapi `--pin-peers`). */
+    private readonly pinned = false,
   ) {
     for (const m of cluster) this.founders.set(m.id, { peer: m.peer, http: m.http });
     this.sync();
@@ -74,6 +76,7 @@ export class Directory {
   }
 
   get(id: string): MemberContext | undefined {
+    if (this.pinned) return this.founders.get(id) ?? this.learned.get(id);
     return this.learned.get(id) ?? this.founders.get(id);
   }
 

@@ -61,7 +61,7 @@ export class Replica {
       await storage.close();
       throw e;
     }
-    const directory = new Directory(config.node, config.cluster, transport);
+    const directory = new Directory(config.node, config.cluster, transport, config.pinPeers);
     const sm = new KvStateMachine({});
     let node: RaftNode<KvResult>;
     try {
