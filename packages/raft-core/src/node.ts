@@ -3,6 +3,7 @@ import { ProposalTracker } from './driver/proposals.js';
 import { ReadTracker } from './driver/reads.js';
 import { TransferTracker } from './driver/transfers.js';
 import { FatalError, RaftError } from './errors.js';
+import { rateLimitedLogger } from './driver/rate-limited-logger.js';
 import { type Logger, noopLogger } from './logger.js';
 import type {
   Clock,
@@ -90,7 +91,11 @@ export interface RaftNodeOptions<R> {
   readonly clock?: Clock;
   /** Randomness for election timeouts. Default `Math.random`. */
   readonly random?: () => number;
-  /** Where the node logs. Default silent: pass `console` to see refusals and elections. */
+  /**
+   * Where the node logs. Default silent: pass `console` to see refusals and elections. A
+   * warning or error identical to one logged less than a minute ago is counted, not repeated
+   * (see {@link rateLimitedLogger}).
+   */
   readonly logger?: Logger;
 }
 
@@ -254,7 +259,15 @@ export class RaftNode<R = unknown> {
    * the clock. Rejects with `RaftError('InvalidArgument')` for a node with neither state nor
    * `bootstrap`... (a node that is to be added later may start empty and wait).
    */
-  static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+  static async start<R>(options: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    // One rate-limited logger for the driver and the core: a condition that repeats (a peer
+    // that keeps sending what cannot be stepped, a quorum that stays unreachable) logs once a
+    // minute with a count, not once per message. Timed by the node's clock (deterministic).
+    const clock = options.clock ?? systemClock;
+    const opts: RaftNodeOptions<R> =
+      options.logger === undefined
+        ? options
+        : { ...options, logger: rateLimitedLogger(options.logger, { now: () => clock.now() }) };
     if (opts.tickMs !== undefined && !(opts.tickMs > 0)) {
       throw new RaftError('InvalidArgument', 'tickMs must be positive');
     }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type LogFields, type Logger, rateLimitedLogger } from '../src/index.js';
+import {
+  type LogFields,
+  type Logger,
+  type Message,
+  RaftNode,
+  rateLimitedLogger,
+} from '../src/index.js';
+import { MemoryLogStorage } from '../src/testing/memory-log-storage.js';
+import { MemoryNetwork } from '../src/testing/memory-transport.js';
 
 function recorder(): { logger: Logger; lines: [string, string, LogFields | undefined][] } {
   const lines: [string, string, LogFields | undefined][] = [];
@@ -77,5 +85,37 @@ describe('rateLimitedLogger', () => {
     log.error('d');
     log.info('e', { x: 1 });
     expect(arities).toEqual([1, 1, 1, 1, 2]);
+  });
+});
+
+describe('RaftNode logs through a rate-limited logger', () => {
+  it('a peer that keeps sending what cannot be stepped costs one warning, not one per message', async () => {
+    const { logger, lines } = recorder();
+    const net = new MemoryNetwork();
+    const node = await RaftNode.start({
+      id: 'a',
+      bootstrap: ['a'],
+      storage: new MemoryLogStorage(),
+      transport: net.transport('a'),
+      stateMachine: { apply: () => null, snapshot: () => new Uint8Array(), restore: () => {} },
+      tickMs: 10,
+      logger,
+    });
+    try {
+      const peer = net.transport('x');
+      await peer.start(() => {});
+      // A message claiming to come from the node itself: stepping it throws a RaftError, which
+      // the driver logs and drops.
+      for (let i = 0; i < 50; i++)
+        peer.send('a', [
+          { type: 'MsgHeartbeat', from: 'a', to: 'a', term: 1, commit: 0 } as Message,
+        ]);
+      await new Promise((r) => setTimeout(r, 100));
+      const dropped = lines.filter(([level, msg]) => level === 'warn' && msg.includes('dropped a'));
+      expect(dropped).toHaveLength(1);
+      await peer.stop();
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
   });
 });
