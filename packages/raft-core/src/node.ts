@@ -1,9 +1,9 @@
 import { encodeConfChange } from './confchange/codec.js';
 import { ProposalTracker } from './driver/proposals.js';
+import { rateLimitedLogger } from './driver/rate-limited-logger.js';
 import { ReadTracker } from './driver/reads.js';
 import { TransferTracker } from './driver/transfers.js';
 import { FatalError, RaftError } from './errors.js';
-import { rateLimitedLogger } from './driver/rate-limited-logger.js';
 import { type Logger, noopLogger } from './logger.js';
 import type {
   Clock,
