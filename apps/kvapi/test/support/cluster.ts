@@ -44,9 +44,54 @@ export interface NodeSpec {
   readonly peerPort: number;
 }
 
-interface Running {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
+/** A kvapi child process and its exit (the exit code). */
+export interface Running {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts kvapi (from source) with `args`, stdout and stderr appended to `logFile`. */
+export function spawnKvapi(args: readonly string[], logFile: string): Running {
+  const fd = openSync(logFile, 'a');
+  const proc = spawn(process.execPath, kvapiCommand(args), {
+    cwd: APP_DIR,
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, exited };
+}
+
+/**
+ * A node's `/status`, or null when it does not answer within 2 s. Sends the test token, so it
+ * also works on nodes that run with `--http-auth all` (open routes ignore it).
+ */
+export async function fetchStatus(
+  baseUrl: string,
+  headers: Readonly<Record<string, string>> = ADMIN_AUTH,
+): Promise<Record<string, unknown> | null> {
+  try {
+    const res = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(2000), headers });
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls `status()` until the node has applied at least `index`. */
+export async function waitForApplied(
+  id: string,
+  status: () => Promise<Record<string, unknown> | null>,
+  index: number,
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const s = await status();
+    if (s !== null && (s.appliedIndex as number) >= index) return;
+    await sleep(100);
+  }
+  throw new Error(`node ${id} did not apply ${index} within ${timeoutMs} ms`);
 }
 
 export interface ClusterOptions {
@@ -127,10 +172,8 @@ export class ProcessCluster {
   private spawn(id: string): void {
     const s = this.specs.get(id) as NodeSpec;
     const args = this.joinArgs.get(id) ?? ['--cluster', this.clusterArg()];
-    const fd = openSync(join(this.dir, `${id}.log`), 'a');
-    const proc = spawn(
-      process.execPath,
-      kvapiCommand([
+    const running = spawnKvapi(
+      [
         '--node',
         id,
         '--http',
@@ -145,14 +188,12 @@ export class ProcessCluster {
         '--secret',
         TEST_SECRET,
         ...this.extraArgs,
-      ]),
-      { cwd: APP_DIR, stdio: ['ignore', fd, fd] },
+      ],
+      join(this.dir, `${id}.log`),
     );
-    closeSync(fd);
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    this.running.set(id, { proc, exited });
-    void exited.then(() => {
-      if (this.running.get(id)?.proc === proc) this.running.delete(id);
+    this.running.set(id, running);
+    void running.exited.then(() => {
+      if (this.running.get(id) === running) this.running.delete(id);
     });
   }
 
@@ -202,17 +243,8 @@ export class ProcessCluster {
     await this.waitHttp(id);
   }
 
-  async status(id: string): Promise<Record<string, unknown> | null> {
-    try {
-      // With the token, so it also works on nodes that run with `--http-auth all`.
-      const res = await fetch(`${this.url(id)}/status`, {
-        signal: AbortSignal.timeout(2000),
-        headers: ADMIN_AUTH,
-      });
-      return (await res.json()) as Record<string, unknown>;
-    } catch {
-      return null;
-    }
+  status(id: string): Promise<Record<string, unknown> | null> {
+    return fetchStatus(this.url(id));
   }
 
   async waitHttp(id: string, timeoutMs = 30_000): Promise<void> {
@@ -248,14 +280,8 @@ export class ProcessCluster {
   }
 
   /** Waits until `id` has applied at least `index`. */
-  async waitApplied(id: string, index: number, timeoutMs = 30_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const s = await this.status(id);
-      if (s !== null && (s.appliedIndex as number) >= index) return;
-      await sleep(100);
-    }
-    throw new Error(`node ${id} did not apply ${index} within ${timeoutMs} ms`);
+  waitApplied(id: string, index: number, timeoutMs = 30_000): Promise<void> {
+    return waitForApplied(id, () => this.status(id), index, timeoutMs);
   }
 
   async destroy(): Promise<void> {

@@ -4,11 +4,21 @@
  * runs (recovered, restored, joined); `runKvapi` runs a subcommand to completion. Everything
  * lives in one temp dir that `destroy()` removes after killing every process.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_DIR, freePort, http, kvapiCommand, sleep } from './cluster.js';
+import {
+  APP_DIR,
+  fetchStatus,
+  freePort,
+  http,
+  kvapiCommand,
+  type Running,
+  sleep,
+  spawnKvapi,
+  waitForApplied,
+} from './cluster.js';
 
 /** The cluster secret every node gets; also the bearer token of the admin routes. */
 export const SECRET = 'ops-test-secret';
@@ -59,7 +69,7 @@ export function runKvapiAsync(
 export class Nodes {
   readonly dir = mkdtempSync(join(tmpdir(), 'kvapi-ops-'));
   readonly addrs = new Map<string, Addr>();
-  private readonly procs = new Map<string, { proc: ChildProcess; exited: Promise<unknown> }>();
+  private readonly procs = new Map<string, Running>();
 
   async allocate(ids: readonly string[]): Promise<void> {
     for (const id of ids) {
@@ -104,10 +114,8 @@ export class Nodes {
   /** Starts node `id` with `--node --http --data --tick-ms 50 --secret` plus `args`. */
   async start(id: string, args: readonly string[], data = this.dataDir(id)): Promise<void> {
     const a = this.addrs.get(id) as Addr;
-    const fd = openSync(join(this.dir, `${id}.log`), 'a');
-    const proc = spawn(
-      process.execPath,
-      kvapiCommand([
+    const running = spawnKvapi(
+      [
         '--node',
         id,
         '--http',
@@ -121,14 +129,12 @@ export class Nodes {
         '--log-level',
         'info',
         ...args,
-      ]),
-      { cwd: APP_DIR, stdio: ['ignore', fd, fd] },
+      ],
+      join(this.dir, `${id}.log`),
     );
-    closeSync(fd);
-    const exited = new Promise((r) => proc.once('exit', r));
-    this.procs.set(id, { proc, exited });
-    void exited.then(() => {
-      if (this.procs.get(id)?.proc === proc) this.procs.delete(id);
+    this.procs.set(id, running);
+    void running.exited.then(() => {
+      if (this.procs.get(id) === running) this.procs.delete(id);
     });
     const end = Date.now() + 30_000;
     while (Date.now() < end) {
@@ -149,13 +155,8 @@ export class Nodes {
     this.procs.delete(id);
   }
 
-  async status(id: string): Promise<Record<string, unknown> | null> {
-    try {
-      const res = await fetch(`${this.url(id)}/status`, { signal: AbortSignal.timeout(2000) });
-      return (await res.json()) as Record<string, unknown>;
-    } catch {
-      return null;
-    }
+  status(id: string): Promise<Record<string, unknown> | null> {
+    return fetchStatus(this.url(id), {});
   }
 
   /** Waits until every node in `ids` names the same leader, one of `ids`; returns it. */
@@ -172,14 +173,8 @@ export class Nodes {
   }
 
   /** Waits until `id` has applied at least `index`. */
-  async waitApplied(id: string, index: number, timeoutMs = 30_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const s = await this.status(id);
-      if (s !== null && (s.appliedIndex as number) >= index) return;
-      await sleep(100);
-    }
-    throw new Error(`node ${id} did not apply ${index} within ${timeoutMs} ms`);
+  waitApplied(id: string, index: number, timeoutMs = 30_000): Promise<void> {
+    return waitForApplied(id, () => this.status(id), index, timeoutMs);
   }
 
   /** Adds `id` as a learner through `via`'s admin route, then promotes it to voter. */
