@@ -21,6 +21,24 @@ async function solo(): Promise<RaftNode<number>> {
   return node;
 }
 
+/** Nodes a, b, c on one memory network, each with memory storage. */
+function trio(tickMs: number): Promise<RaftNode<number>[]> {
+  const net = new MemoryNetwork();
+  const ids = ['a', 'b', 'c'];
+  return Promise.all(
+    ids.map((id) =>
+      RaftNode.start({
+        id,
+        bootstrap: ids,
+        storage: new MemoryLogStorage(),
+        transport: net.transport(id),
+        stateMachine: sm,
+        tickMs,
+      }),
+    ),
+  );
+}
+
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -64,20 +82,7 @@ describe('RaftNode input validation', () => {
   });
 
   it('a follower rejects proposals with NotLeader and a leader hint', async () => {
-    const net = new MemoryNetwork();
-    const ids = ['a', 'b', 'c'];
-    const nodes = await Promise.all(
-      ids.map((id) =>
-        RaftNode.start({
-          id,
-          bootstrap: ids,
-          storage: new MemoryLogStorage(),
-          transport: net.transport(id),
-          stateMachine: sm,
-          tickMs: 50,
-        }),
-      ),
-    );
+    const nodes = await trio(50);
     try {
       (nodes[0] as RaftNode<number>).campaign();
       for (let i = 0; i < 500 && (nodes[0] as RaftNode<number>).status().role !== 'leader'; i++) {
@@ -99,20 +104,7 @@ describe('RaftNode input validation', () => {
 
 describe('progress()', () => {
   it("is the leader's view of each other member, and empty on a follower", async () => {
-    const net = new MemoryNetwork();
-    const ids = ['a', 'b', 'c'];
-    const nodes = await Promise.all(
-      ids.map((id) =>
-        RaftNode.start({
-          id,
-          bootstrap: ids,
-          storage: new MemoryLogStorage(),
-          transport: net.transport(id),
-          stateMachine: sm,
-          tickMs: 20,
-        }),
-      ),
-    );
+    const nodes = await trio(20);
     const [a, b] = nodes as [RaftNode<number>, RaftNode<number>];
     try {
       a.campaign();
