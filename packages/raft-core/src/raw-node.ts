@@ -280,6 +280,19 @@ export class RawNode {
     return rd;
   }
 
+  /**
+   * Records that the state machine has applied every committed entry up to `index`, before the
+   * Ready that carried them is advanced. A driver that applies a Ready's committed entries while
+   * that Ready's own write is still in flight calls this once they are applied, so that the
+   * applied index (reads, snapshots, `status()`) never lags the state machine. `index` must be
+   * within `[applied, committed]`; `advance` later treats it as already done.
+   */
+  ackApplied(index: Index): void {
+    this.raft.log.appliedTo(index);
+    // What follows an applied configuration (leaving a joint one) need not wait for advance.
+    this.raft.afterAdvance();
+  }
+
   /** Acknowledges that `rd` was fully handled (persisted, sent, applied). */
   advance(rd: Ready): void {
     if (!this.inReady) panic('advance() without ready()');
