@@ -5,6 +5,7 @@ import {
   EMPTY_CONF_STATE,
   EMPTY_HARD_STATE,
   type Entry,
+  type EntryType,
   type HardState,
   type Index,
   type Snapshot,
@@ -19,8 +20,8 @@ import {
  * It keeps nothing across processes, so `sync` is accepted and ignored. Its state survives
  * `close()` (close is a no-op), so a test can "restart" a node on the same object.
  *
- * Writes are copied in (a caller may reuse its buffers after `save` resolves); reads return the
- * stored objects, which callers must treat as read-only.
+ * Writes are copied in (a caller may reuse its buffers after `save` resolves); reads return new
+ * entry objects whose `data` are views of the stored bytes, which callers must treat as read-only.
  *
  * Semantics shared with every conforming storage (see the conformance suite):
  * - installing a snapshot at index `s` discards the log up to `s`; entries after `s` are kept
@@ -35,14 +36,19 @@ export class MemoryLogStorage implements LogStorage {
   #hardState: HardState = EMPTY_HARD_STATE;
   #confState: ConfState = EMPTY_CONF_STATE;
   #snapshot: Snapshot | null = null;
-  /** Index of `#entries[0]`. Invariant: `#entries[i].index === #firstIndex + i`. */
+  /** Index of the first stored entry (the snapshot index + 1). */
   #firstIndex: Index = 1;
-  #entries: Entry[] = [];
+  /** Stored entries: `#count` of them, from `#firstIndex` on, in runs (one per write). */
+  #count = 0;
+  /** Consecutive runs: `#runs[j + 1].first === #runs[j].first + #runs[j].count`. */
+  #runs: Run[] = [];
 
   /** @internal The durable (last index, last term), synchronously (for the simulator's checks). */
   _last(): { index: Index; term: Term } {
-    const n = this.#entries.length;
-    if (n > 0) return { index: this.#lastIndex(), term: (this.#entries[n - 1] as Entry).term };
+    if (this.#count > 0) {
+      const last = this.#lastIndex();
+      return { index: last, term: this.#termAt(last) as Term };
+    }
     return {
       index: this.#lastIndex(),
       term: this.#snapshot === null ? 0 : this.#snapshot.meta.term,
@@ -88,19 +94,21 @@ export class MemoryLogStorage implements LogStorage {
       );
     }
     if (lo > hi) throw new RaftError('InvalidArgument', `entries(${lo}, ${hi}): lo > hi`);
-    const from = lo - this.#firstIndex;
-    let to = hi - this.#firstIndex;
-    if (maxBytes !== undefined && to - from > 1) {
-      let size = this.#entries[from]!.data.byteLength;
-      for (let i = from + 1; i < to; i++) {
-        size += this.#entries[i]!.data.byteLength;
-        if (size > maxBytes) {
-          to = i;
-          break;
-        }
+    const out: Entry[] = [];
+    if (lo === hi) return out;
+    let size = 0;
+    let j = this.#runAt(lo);
+    for (let index = lo; index < hi; j++) {
+      const r = this.#runs[j] as Run;
+      const end = Math.min(hi, r.first + r.count);
+      for (let k = r.start + (index - r.first); index < end; index++, k++) {
+        const data = r.buf.subarray(r.offs[k], r.offs[k + 1]);
+        size += data.byteLength;
+        if (maxBytes !== undefined && size > maxBytes && out.length > 0) return out;
+        out.push({ index, term: r.terms[k] as Term, type: r.types[k] as EntryType, data });
       }
     }
-    return this.#entries.slice(from, to);
+    return out;
   }
 
   /**
@@ -114,11 +122,11 @@ export class MemoryLogStorage implements LogStorage {
     if (index < snapIndex)
       throw new RaftError('Compacted', `term(${index}): compacted below ${snapIndex}`);
     if (index === snapIndex) return this.#snapshot === null ? 0 : this.#snapshot.meta.term;
-    const e = this.#entries[index - this.#firstIndex];
-    if (e === undefined) {
+    const t = this.#termAt(index);
+    if (t === undefined) {
       throw new RaftError('Unavailable', `term(${index}): last index is ${this.#lastIndex()}`);
     }
-    return e.term;
+    return t;
   }
 
   /**
@@ -135,9 +143,11 @@ export class MemoryLogStorage implements LogStorage {
     const plan = planWrite(write, this.#firstIndex, this.#lastIndex(), (i) => this.#termAt(i));
     if (write.snapshot !== undefined) {
       const s = write.snapshot;
-      this.#entries = plan.keepSuffix
-        ? this.#entries.slice(s.meta.index + 1 - this.#firstIndex)
-        : [];
+      if (plan.keepSuffix) this.#dropThrough(s.meta.index);
+      else {
+        this.#runs = [];
+        this.#count = 0;
+      }
       this.#firstIndex = s.meta.index + 1;
       this.#snapshot = {
         meta: {
@@ -150,29 +160,37 @@ export class MemoryLogStorage implements LogStorage {
       this.#confState = this.#snapshot.meta.confState;
     }
     if (plan.appendFrom < write.entries.length) {
-      const keep = write.entries[plan.appendFrom]!.index - this.#firstIndex;
-      // NB: shrink only when truncating; assigning `length` on a large array is not free in V8.
-      if (this.#entries.length > keep) this.#entries.length = keep;
-      // One buffer for the whole write, one view per entry: a separate small Uint8Array per entry
-      // costs an off-heap backing store each, which dominated this storage's profile (BENCHMARKS.md).
+      const ents = write.entries;
+      this.#truncateFrom(ents[plan.appendFrom]!.index);
+      // One run per write, stored column-wise: the payloads copied into one buffer, terms and
+      // types in typed arrays. Entry objects are built only when read (rarely: the core keeps
+      // its log in memory), so the storage adds no per-entry objects for the GC to trace, and
+      // no per-entry off-heap buffers (BENCHMARKS.md).
+      const n = ents.length - plan.appendFrom;
+      const terms = new Float64Array(n);
+      const types = new Uint8Array(n);
+      const offs = new Uint32Array(n + 1);
       let total = 0;
-      for (let i = plan.appendFrom; i < write.entries.length; i++)
-        total += write.entries[i]!.data.byteLength;
-      const buf = new ArrayBuffer(total);
-      const all = new Uint8Array(buf);
-      let off = 0;
-      for (let i = plan.appendFrom; i < write.entries.length; i++) {
-        const e = write.entries[i]!;
-        const n = e.data.byteLength;
-        all.set(e.data, off);
-        this.#entries.push({
-          index: e.index,
-          term: e.term,
-          type: e.type,
-          data: new Uint8Array(buf, off, n),
-        });
-        off += n;
+      for (let k = 0; k < n; k++) {
+        const e = ents[plan.appendFrom + k]!;
+        terms[k] = e.term;
+        types[k] = e.type;
+        offs[k] = total;
+        total += e.data.byteLength;
       }
+      offs[n] = total;
+      const buf = new Uint8Array(total);
+      for (let k = 0; k < n; k++) buf.set(ents[plan.appendFrom + k]!.data, offs[k]);
+      this.#runs.push({
+        first: ents[plan.appendFrom]!.index,
+        count: n,
+        start: 0,
+        terms,
+        types,
+        offs,
+        buf,
+      });
+      this.#count += n;
     }
     if (write.hardState !== undefined) {
       const h = write.hardState;
@@ -216,14 +234,78 @@ export class MemoryLogStorage implements LogStorage {
   async close(): Promise<void> {}
 
   #lastIndex(): Index {
-    return this.#firstIndex + this.#entries.length - 1;
+    return this.#firstIndex + this.#count - 1;
   }
 
   #termAt(index: Index): Term | undefined {
     if (index === this.#firstIndex - 1)
       return this.#snapshot === null ? 0 : this.#snapshot.meta.term;
-    return this.#entries[index - this.#firstIndex]?.term;
+    if (index < this.#firstIndex || index > this.#lastIndex()) return undefined;
+    const r = this.#runs[this.#runAt(index)] as Run;
+    return r.terms[r.start + index - r.first];
   }
+
+  /** Position in `#runs` of the run holding `index` (which must be stored). */
+  #runAt(index: Index): number {
+    const runs = this.#runs;
+    let lo = 0;
+    let hi = runs.length - 1;
+    if ((runs[hi] as Run).first <= index) return hi; // the common case: the newest write
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((runs[mid] as Run).first <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Forgets the stored entries at `index` and after. */
+  #truncateFrom(index: Index): void {
+    if (index > this.#lastIndex()) return;
+    if (index <= this.#firstIndex) {
+      this.#runs = [];
+      this.#count = 0;
+      return;
+    }
+    const j = this.#runAt(index);
+    const r = this.#runs[j] as Run;
+    this.#runs.length = index === r.first ? j : j + 1;
+    if (index > r.first) r.count = index - r.first;
+    this.#count = index - this.#firstIndex;
+  }
+
+  /** Forgets the stored entries up to `index` (a snapshot covers them). */
+  #dropThrough(index: Index): void {
+    if (index < this.#firstIndex) return;
+    if (index >= this.#lastIndex()) {
+      this.#runs = [];
+      this.#count = 0;
+      return;
+    }
+    const j = this.#runAt(index + 1);
+    const r = this.#runs[j] as Run;
+    const cut = index + 1 - r.first;
+    r.first += cut;
+    r.start += cut;
+    r.count -= cut;
+    this.#runs = this.#runs.slice(j);
+    this.#count = this.#lastIndex() - index;
+  }
+}
+
+/** The entries of one write (see {@link MemoryLogStorage.save}). */
+interface Run {
+  /** Index of the run's first stored entry. */
+  first: Index;
+  /** How many of its entries are stored (a truncation shortens a run). */
+  count: number;
+  /** Position of entry `first` in the arrays (a snapshot cuts a run's front). */
+  start: number;
+  readonly terms: Float64Array;
+  readonly types: Uint8Array;
+  /** Entry at position k: `buf[offs[k], offs[k + 1])`. */
+  readonly offs: Uint32Array;
+  readonly buf: Uint8Array;
 }
 
 /** How {@link planWrite} says a valid write applies. */
