@@ -721,7 +721,9 @@ export class RaftNode<R = unknown> {
 
   /** Applies committed entries in order; false (and the node failed) if the state machine threw. */
   private async applyEntries(ents: readonly Entry[]): Promise<boolean> {
-    for (const e of ents) {
+    // NB: an index loop: `for…of` in an async function allocates an iterator result per entry.
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i] as Entry;
       let result: unknown;
       try {
         result = this.sm.apply(e);

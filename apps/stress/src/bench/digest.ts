@@ -10,6 +10,8 @@ export class Digest implements StateMachine<number> {
   hash = 0x811c9dc5;
   lastAppliedAt = 0;
   #stampPending = false;
+  #buffer: ArrayBufferLike = new ArrayBuffer(0);
+  #view = new DataView(this.#buffer);
 
   apply(e: Entry): number {
     const d = e.data;
@@ -20,8 +22,15 @@ export class Digest implements StateMachine<number> {
     const n = d.length;
     const words = n >>> 2;
     if (words > 0) {
-      const v = new DataView(d.buffer, d.byteOffset, n);
-      for (let i = 0; i < words; i++) h = Math.imul(h ^ v.getUint32(i << 2, true), 0x01000193);
+      // One DataView per backing buffer (payloads share slabs): not one per entry.
+      if (d.buffer !== this.#buffer) {
+        this.#buffer = d.buffer;
+        this.#view = new DataView(d.buffer);
+      }
+      const v = this.#view;
+      const o = d.byteOffset;
+      for (let i = 0; i < words; i++)
+        h = Math.imul(h ^ v.getUint32(o + (i << 2), true), 0x01000193);
     }
     for (let i = words << 2; i < n; i++) h = Math.imul(h ^ (d[i] as number), 0x01000193);
     this.hash = h >>> 0;
