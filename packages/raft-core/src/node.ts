@@ -673,6 +673,16 @@ export class RaftNode<R = unknown> {
     // while the disk works, instead of after it (etcd calls this async storage writes). Entries
     // this Ready writes, and everything after a snapshot, still wait for the write.
     let applied = false;
+    if (rd.snapshot !== null && this.storage.stageSnapshot !== undefined) {
+      // A snapshot from the leader: its bulk goes to storage beside the write queue too (a
+      // background save of our own may be in that queue), before the save that installs it.
+      try {
+        await this.storage.stageSnapshot(rd.snapshot);
+      } catch (e) {
+        this.fail(e, 'Storage');
+        return;
+      }
+    }
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const snap = rd.snapshot;
       const written = this.enqueueWrite(async () => {

@@ -104,8 +104,9 @@ export interface LogStorage {
 
   /**
    * Optional: write a snapshot's data ahead of the `save({ snapshot })` that installs it, while
-   * other calls (log saves) go on. The driver calls it for snapshots it takes itself, outside the
-   * one-at-a-time order of `save`, so that saving a large snapshot does not hold up the log;
+   * other calls (log saves) go on. The driver calls it for snapshots it takes itself and for those
+   * it receives from the leader, outside the one-at-a-time order of `save` (it may overlap a
+   * log save or another staging), so that saving a large snapshot does not hold up the log;
    * the following `save` with the same `snapshot` object then only has to commit the metadata.
    *
    * Correctness: until that `save` resolves, the staged data is not part of the durable state

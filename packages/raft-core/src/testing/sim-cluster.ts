@@ -93,6 +93,13 @@ export interface SimClusterOptions {
   /** When set, the state machine hands over every snapshot's bytes this many ms after the call. */
   readonly snapshotDelayMs?: number;
   /**
+   * When set, every node's storage offers `LogStorage.stageSnapshot`, which takes a simulated
+   * time drawn from this range (ms) and runs beside the write queue, as SQLite's does: the
+   * driver then steps messages and saves log entries while a snapshot (its own or one from the
+   * leader) is being staged. Default: no staging.
+   */
+  readonly stageSnapshotMs?: readonly [number, number];
+  /**
    * Probability that a storage write or state machine completion is held back until every
    * message already in flight to that node has arrived (at most 200 ms): the adversarial
    * interleaving where a Ready's write or apply is overtaken by what the network delivers.
@@ -336,7 +343,12 @@ export class SimCluster {
     this.checker.stateMachine.restart(id, incarnation, startIndex);
     const sm = new SimStateMachine(this, id, incarnation, startIndex);
     const transport = new SimTransport(this, id);
-    const storage = new SimStorage(this, slot, incarnation);
+    const storage = new SimStorage(
+      this,
+      slot,
+      incarnation,
+      this.opts.stageSnapshotMs !== undefined,
+    );
     const clock = new SimClock(
       this,
       () => slot.alive && slot.incarnation === incarnation,
@@ -952,6 +964,13 @@ export class SimCluster {
     return this.opts.snapshotDelayMs;
   }
 
+  /** @internal How long staging a snapshot takes, or undefined if storages do not stage. */
+  _stageDelay(id: NodeId): number | undefined {
+    const range = this.opts.stageSnapshotMs;
+    if (range === undefined) return undefined;
+    return this._completionDelay(id, this.rng.float(range[0], range[1]));
+  }
+
   /** @internal A state machine completion delay, or null to complete synchronously. */
   _smDelay(): number | null {
     const range = this.opts.stateMachineDelayMs;
@@ -1008,11 +1027,27 @@ class SimClock implements Clock {
 
 /** Storage whose writes become durable only when their simulated fsync completes. */
 class SimStorage implements LogStorage {
+  /** Present when the simulation stages snapshots (`stageSnapshotMs`). */
+  readonly stageSnapshot?: (snapshot: Snapshot) => Promise<void>;
+
   constructor(
     private readonly sim: SimCluster,
     private readonly slot: NodeSlot,
     private readonly incarnation: number,
-  ) {}
+    staging: boolean,
+  ) {
+    // Staging writes nothing durable (the save that follows installs the snapshot); it only
+    // takes time, during which a crash loses it and the driver goes on with everything else.
+    if (staging) {
+      this.stageSnapshot = (_snapshot: Snapshot): Promise<void> =>
+        new Promise((resolve) => {
+          const delay = this.sim._stageDelay(this.slot.id) ?? 0;
+          this.sim.schedule(delay, () => {
+            if (this.live()) resolve();
+          });
+        });
+    }
+  }
 
   private live(): boolean {
     return this.slot.alive && this.slot.incarnation === this.incarnation;

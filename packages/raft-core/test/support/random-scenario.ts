@@ -26,7 +26,11 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
  * every acknowledged proposal must be in the final log at its index, and no proposal promise
  * may be left unsettled.
  */
-export async function runRandomScenario(seed: number, durationMs = 6000): Promise<ScenarioReport> {
+export async function runRandomScenario(
+  seed: number,
+  durationMs = 6000,
+  variant: { readonly stageSnapshotMs?: readonly [number, number] } = {},
+): Promise<ScenarioReport> {
   const rng = new Rng(seed);
   const nodes = rng.pick([3, 3, 5]);
   const preVote = rng.chance(0.8);
@@ -64,6 +68,7 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     adversarialCompletionRate: rng.pick([0, 0.3, 0.8]),
     inFlightSurvivesPartition: rng.chance(0.5),
     fsyncStallMs: [10, rng.pick([100, 400])],
+    ...(variant.stageSnapshotMs !== undefined && { stageSnapshotMs: variant.stageSnapshotMs }),
     ...(rng.chance(0.5) && { stateMachineDelayMs: [0, rng.pick([2, 20, 80])] as const }),
     network: {
       minDelayMs: 0.5,
