@@ -248,10 +248,13 @@ export class SqliteWorkerLogStorage implements LogStorage {
     let offset = 0;
     do {
       this.#checkUsable();
-      const bytes = data.slice(offset, Math.min(size, offset + UPLOAD_PIECE_BYTES));
+      const end = Math.min(size, offset + UPLOAD_PIECE_BYTES);
+      // A copy that owns its buffer (Buffer#slice would be a view into the caller's memory),
+      // moved to the worker without a second copy (the transfer detaches it here).
+      const bytes = Uint8Array.prototype.slice.call(data, offset, end);
       const piece: ToWorker = { op: 'blob', blob, size, offset, bytes };
       this.#worker.postMessage(piece, [bytes.buffer]);
-      offset += bytes.byteLength;
+      offset = end;
       if (offset < size) await nextTurn();
     } while (offset < size);
     return blob;
