@@ -86,7 +86,7 @@ async function handle(req: Request): Promise<void> {
         // Transfer the bytes when they own their buffer; a view into a larger one is copied.
         const d = snap.data;
         const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength;
-        const data = own ? d : d.slice();
+        const data = own ? d : Uint8Array.prototype.slice.call(d);
         return reply({ id: req.id, ok: true, value: { meta: snap.meta, data } }, [
           data.buffer as ArrayBuffer,
         ]);
