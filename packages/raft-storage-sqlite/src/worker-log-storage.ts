@@ -16,6 +16,7 @@ import {
   packEntries,
   type Reply,
   type Request,
+  STAGED_SNAPSHOT_GONE,
   type ToWorker,
   unpackEntries,
   type WireWrite,
@@ -126,20 +127,49 @@ export class SqliteWorkerLogStorage implements LogStorage {
     const packed = Array.isArray(entries) ? packEntries(entries) : undefined;
     let wire: WireWrite = {
       ...(packed === undefined
-        ? { raw: (entries ?? []) as readonly unknown[] }
+        ? { raw: entries as readonly unknown[] }
         : { packed, count: entries!.length }),
       ...(write.hardState === undefined ? {} : { hardState: write.hardState }),
       ...(write.confState === undefined ? {} : { confState: write.confState }),
     };
     const snap = write.snapshot;
-    if (snap !== undefined) {
-      const staged = this.#staged;
-      wire =
-        staged !== null && staged.data === snap.data
-          ? { ...wire, snapshotMeta: snap.meta, stagedBlob: staged.blob }
-          : { ...wire, snapshotMeta: snap.meta, snapshotBlob: await this.#upload(snap.data) };
+    const transfer = packed === undefined ? [] : [packed];
+    const staged = this.#staged;
+    if (snap !== undefined && staged !== null && staged.data === snap.data) {
+      try {
+        await this.#call(
+          {
+            op: 'save',
+            write: { ...wire, snapshotMeta: snap.meta, stagedBlob: staged.blob },
+            sync,
+          },
+          transfer,
+        );
+      } catch (e) {
+        if (!(e instanceof Error && e.name === STAGED_SNAPSHOT_GONE)) throw e;
+        // Replaced by a newer stage meanwhile (nothing was written): send the data instead.
+        this._restagedSaves++;
+        // The entries' buffer moved with the first attempt, so pack them again.
+        const again = packed === undefined ? undefined : packEntries(write.entries);
+        await this.#call(
+          {
+            op: 'save',
+            write: {
+              ...wire,
+              ...(again === undefined ? {} : { packed: again }),
+              snapshotMeta: snap.meta,
+              snapshotBlob: await this.#upload(snap.data),
+            },
+            sync,
+          },
+          again === undefined ? [] : [again],
+        );
+      }
+    } else {
+      if (snap !== undefined)
+        wire = { ...wire, snapshotMeta: snap.meta, snapshotBlob: await this.#upload(snap.data) };
+      await this.#call({ op: 'save', write: wire, sync }, transfer);
     }
-    await this.#call({ op: 'save', write: wire, sync }, packed === undefined ? [] : [packed]);
     if (snap !== undefined && this.#staged !== null && this.#staged.index <= snap.meta.index)
       this.#staged = null;
   }
@@ -180,21 +210,31 @@ export class SqliteWorkerLogStorage implements LogStorage {
   async #close(): Promise<void> {
     let error: unknown;
     if (this.#failure === undefined) {
+      let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        setTimeout(
+        timer = setTimeout(
           () => reject(new SqliteStorageError('Io', `${this.#path}: close timed out`)),
           CLOSE_TIMEOUT_MS,
-        ).unref();
+        );
       });
       try {
         await Promise.race([this.#send({ op: 'close' }), timeout]);
       } catch (e) {
         error = e;
+      } finally {
+        clearTimeout(timer);
       }
     }
     await this.#terminate();
     if (error !== undefined) throw error;
   }
+
+  /**
+   * Saves whose staged snapshot a newer stage had replaced on the worker, so that the data was
+   * sent again (for tests).
+   * @internal
+   */
+  _restagedSaves = 0;
 
   /**
    * Simulates the worker thread dying, for tests: terminates it without closing the database.

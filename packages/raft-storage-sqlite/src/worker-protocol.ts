@@ -67,6 +67,12 @@ export interface WireWrite {
   readonly stagedBlob?: number;
 }
 
+/**
+ * The name of the error the worker answers a `save` with when the staged snapshot it refers to
+ * was replaced by a newer stage meanwhile; the main thread then sends the data itself.
+ */
+export const STAGED_SNAPSHOT_GONE = 'StagedSnapshotGone';
+
 /** Fields of the per-entry header of a packed buffer: index, term, type, data length (f64 each). */
 const PACKED_FIELDS = 4;
 

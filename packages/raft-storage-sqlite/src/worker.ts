@@ -12,6 +12,7 @@ import {
   type Reply,
   type Request,
   rawWrite,
+  STAGED_SNAPSHOT_GONE,
   type ToWorker,
   toWire,
   unpackEntries,
@@ -26,6 +27,13 @@ let storage: SqliteLogStorage | undefined;
 const blobs = new Map<number, Uint8Array>();
 /** The data of the latest successful stageSnapshot, by its blob id (see WireWrite.stagedBlob). */
 let staged: { readonly blob: number; readonly snapshot: Snapshot } | null = null;
+
+class StagedSnapshotGone extends Error {
+  constructor() {
+    super('the staged snapshot was replaced');
+    this.name = STAGED_SNAPSHOT_GONE;
+  }
+}
 
 function reply(r: Reply, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(r, transfer);
@@ -46,12 +54,14 @@ function takeBlob(id: number | undefined): Uint8Array {
 
 async function save(w: WireWrite, sync: boolean): Promise<void> {
   const entries: readonly Entry[] =
-    w.packed !== undefined
-      ? unpackEntries(w.packed, w.count ?? 0)
-      : ((w.raw ?? []) as readonly Entry[]);
+    w.packed !== undefined ? unpackEntries(w.packed, w.count ?? 0) : (w.raw as readonly Entry[]);
   let data: Uint8Array | undefined;
-  if (w.stagedBlob !== undefined && staged?.blob === w.stagedBlob) data = staged.snapshot.data;
-  else if (w.snapshotMeta !== undefined) data = takeBlob(w.snapshotBlob);
+  if (w.stagedBlob !== undefined) {
+    // A newer stage may have replaced it since the main thread sent this save: it then sends
+    // the data itself (the real storage would also write the data in full then).
+    if (staged?.blob !== w.stagedBlob) throw new StagedSnapshotGone();
+    data = staged.snapshot.data;
+  } else if (w.snapshotMeta !== undefined) data = takeBlob(w.snapshotBlob);
   const write = rawWrite(w, entries, data);
   await open().save(write, sync);
   // The real storage forgets a staged snapshot once one at or above its index is installed.

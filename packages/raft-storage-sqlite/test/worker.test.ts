@@ -132,6 +132,33 @@ describe('SqliteWorkerLogStorage', () => {
     expect(RaftError.isInstance(bad) && bad.code).toBe('InvalidArgument');
   });
 
+  it('a save whose staged snapshot a newer stage replaced meanwhile sends the data itself', async () => {
+    const s = await track(SqliteWorkerLogStorage.open(await options()));
+    await s.save({ entries: makeEntries(1, 40, 1, 1) }, true);
+    const snap = (index: number, fill: number): Snapshot => ({
+      meta: { index, term: 1, confState: CONF_STATES[0]! },
+      data: new Uint8Array(10_000).fill(fill),
+    });
+    // Stage a, start staging b, and keep this thread busy until the worker has surely finished
+    // b (its reply waits in the queue), then save a: this thread still believes a is staged, the
+    // worker has replaced it by b. Longer waits until the race is hit (it is, almost always, at once).
+    for (let wait = 200; s._restagedSaves === 0 && wait <= 3200; wait *= 2) {
+      const a = snap(10, 1);
+      await s.stageSnapshot(a);
+      const b = s.stageSnapshot(snap(20, 2));
+      // A few microtasks (no macrotask: no reply is handled) until b's request is posted.
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      const until = performance.now() + wait;
+      while (performance.now() < until) {
+        // busy: no turn of the event loop
+      }
+      await s.save({ snapshot: a, entries: [] }, true);
+      await b;
+      expect(equal(await s.snapshot(), a)).toBe(true);
+    }
+    expect(s._restagedSaves).toBeGreaterThan(0);
+  });
+
   it('close ends the worker, settles every call and is idempotent', async () => {
     const o = await options();
     const s = await SqliteWorkerLogStorage.open(o);
