@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   SqliteLogStorage,
   type SqliteLogStorageOptions,
+  SqliteStorageError,
   SqliteWorkerLogStorage,
 } from '../src/index.js';
 import { equal } from './support/equal.js';
@@ -90,10 +91,12 @@ describe('SqliteWorkerLogStorage', () => {
       s.initialState(),
       s.snapshot(),
     ];
+    const settled = Promise.allSettled(pending);
     await s._terminateWorker();
-    for (const p of pending) {
-      const e = await expectStorageError(p, 'Failed');
-      expect(e.message).toContain('worker thread exited');
+    for (const r of await settled) {
+      const e = r.status === 'rejected' ? r.reason : undefined;
+      expect(SqliteStorageError.isInstance(e) && e.reason, String(e)).toBe('Failed');
+      expect(String(e)).toContain('worker thread exited');
     }
     await expectStorageError(s.initialState(), 'Failed');
     await expectStorageError(s.save({ entries: makeEntries(11, 1, 1, 3) }, true), 'Failed');
@@ -162,12 +165,20 @@ describe('SqliteWorkerLogStorage', () => {
   it('close ends the worker, settles every call and is idempotent', async () => {
     const o = await options();
     const s = await SqliteWorkerLogStorage.open(o);
-    const save = s.save({ entries: makeEntries(1, 1000, 1, 1) }, true);
+    const save = s.save({ entries: makeEntries(1, 1000, 1, 1) }, true).then(
+      () => 'committed',
+      (e: unknown) => e,
+    );
     const closing = s.close();
     expect(s.close()).toBe(closing);
     await closing;
     // The save was sent before close: it either committed or failed with Closed.
-    await save.catch((e: unknown) => expect(String(e)).toContain('closed'));
+    const outcome = await save;
+    if (outcome !== 'committed') {
+      expect(SqliteStorageError.isInstance(outcome) && outcome.reason, String(outcome)).toBe(
+        'Closed',
+      );
+    }
     await expectStorageError(s.initialState(), 'Closed');
     await expectStorageError(
       s.stageSnapshot({ meta: CONF_SNAP, data: new Uint8Array(1) }),
