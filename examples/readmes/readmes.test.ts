@@ -49,6 +49,10 @@ const EXPECTED_OUTPUT: Record<string, RegExp[]> = {
   'packages/raft-core/README.md:1': [/^leader: [abc]$/m, /^proposal applied: greeting was null$/m],
   'packages/raft-kv/README.md:1': [/^cas swapped: true, was blue$/m, /^follower reads green$/m],
   'packages/raft-storage-sqlite/README.md:1': [/^after restart: 3 entries applied$/m],
+  'packages/raft-storage-sqlite/README.md:2': [
+    /^worker thread stored 3 entries, last term 1$/m,
+    /^second open: Locked$/m,
+  ],
   'packages/raft-transport-ws/README.md:1': [/^leader: n[123]$/m, /^replicated to 3 nodes$/m],
 };
 

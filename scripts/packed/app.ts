@@ -1,6 +1,7 @@
 /**
  * What a user writes after `npm install raft-core raft-kv raft-storage-sqlite raft-transport-ws`:
- * a 3-node key-value cluster in one process over WebSockets and SQLite files, then the same
+ * a 3-node key-value cluster in one process over WebSockets and SQLite files (n3's database on a
+ * worker thread, which loads the package's dist/worker.js), then the same
  * cluster on raft-core/testing's in-memory transport and storage. Only the `Wiring` differs.
  * Run by scripts/packed-test.sh against the packed tarballs (outside the workspace).
  */
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { type LogStorage, RaftNode, type Transport } from 'raft-core';
 import { MemoryLogStorage, MemoryNetwork } from 'raft-core/testing';
 import { type KvResult, KvStateMachine, KvStore } from 'raft-kv';
-import { SqliteLogStorage } from 'raft-storage-sqlite';
+import { SqliteLogStorage, SqliteWorkerLogStorage } from 'raft-storage-sqlite';
 import { WsTransport } from 'raft-transport-ws';
 
 interface Wiring {
@@ -66,8 +67,10 @@ try {
         for (const [i, id] of ids.entries()) t.addPeer(id, `127.0.0.1:${ports[i]}`);
       return ts;
     },
-    storage: (id) =>
-      SqliteLogStorage.open({ path: join(dir, id, 'raft.db'), clusterId: 'packed', nodeId: id }),
+    storage: (id) => {
+      const options = { path: join(dir, id, 'raft.db'), clusterId: 'packed', nodeId: id };
+      return id === 'n3' ? SqliteWorkerLogStorage.open(options) : SqliteLogStorage.open(options);
+    },
   });
   const network = new MemoryNetwork();
   await writeAndRead('memory', {

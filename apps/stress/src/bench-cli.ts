@@ -12,6 +12,7 @@ import { runStress, type StressOptions, type StressReport } from './run.js';
 import { sweepMain } from './sweep.js';
 
 export const BENCH_USAGE = `usage: stress [bench] [--nodes N] [--storage sqlite|memory] [--transport ws|memory]
+                    [--sqlite-thread main|worker]
                     [--entries N | --duration S] [--size B] [--concurrency N]
                     [--processes] [--tick-ms N] [--json FILE]
        stress bench --sweep [--duration S] [--storage …] [--transport …] [--processes]
@@ -20,6 +21,7 @@ export const BENCH_USAGE = `usage: stress [bench] [--nodes N] [--storage sqlite|
 const OPTIONS = {
   nodes: { type: 'string', default: '3' },
   storage: { type: 'string', default: 'sqlite' },
+  'sqlite-thread': { type: 'string', default: 'main' },
   transport: { type: 'string', default: 'ws' },
   entries: { type: 'string' },
   duration: { type: 'string' },
@@ -55,6 +57,9 @@ export function benchOptions(values: Values): StressOptions {
     throw new UsageError('--storage must be sqlite or memory');
   if (transport !== 'ws' && transport !== 'memory')
     throw new UsageError('--transport must be ws or memory');
+  const sqliteThread = values['sqlite-thread'];
+  if (sqliteThread !== 'main' && sqliteThread !== 'worker')
+    throw new UsageError('--sqlite-thread must be main or worker');
   if (values.processes === true && transport !== 'ws') {
     throw new UsageError('--processes needs --transport ws (nodes in different processes)');
   }
@@ -65,6 +70,7 @@ export function benchOptions(values: Values): StressOptions {
   return {
     nodes: num('nodes', values.nodes, 1),
     storage,
+    sqliteThread,
     transport,
     entries,
     durationS,
@@ -99,7 +105,7 @@ export function summary(r: StressReport): string {
   const l = r.latencyMs;
   const head =
     `${o.nodes} nodes${o.processes === true ? ' (one process each)' : ' (one process)'}, ` +
-    `${o.storage} storage, ${o.transport} transport, ${fmt(r.entries)} entries × ${o.size} B, ` +
+    `${o.storage} storage${o.storage === 'sqlite' && o.sqliteThread === 'worker' ? ' (worker thread)' : ''}, ${o.transport} transport, ${fmt(r.entries)} entries × ${o.size} B, ` +
     `concurrency ${o.concurrency}, ${(r.durationMs / 1000).toFixed(2)} s`;
   const cluster = table([
     ['committed', 'entries/s', 'bytes/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],

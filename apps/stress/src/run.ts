@@ -15,6 +15,8 @@ import { percentile } from './bench/load.js';
 export interface StressOptions {
   readonly nodes: number;
   readonly storage: 'sqlite' | 'memory';
+  /** SQLite storage only: run each node's database on the main thread (default) or a worker. */
+  readonly sqliteThread?: 'main' | 'worker';
   readonly transport: 'ws' | 'memory';
   /** Stop after this many entries (0 = until `durationS`). */
   readonly entries: number;
@@ -113,7 +115,14 @@ async function runOnce(o: StressOptions): Promise<Omit<StressReport, 'attempts'>
   const dir = await mkdtemp(join(tmpdir(), 'tsraft-stress-'));
   let driver: Driver | undefined;
   try {
-    const spec = { ids, storage: o.storage, transport: o.transport, dir, tickMs: o.tickMs ?? 50 };
+    const spec = {
+      ids,
+      storage: o.storage,
+      sqliteThread: o.sqliteThread ?? 'main',
+      transport: o.transport,
+      dir,
+      tickMs: o.tickMs ?? 50,
+    };
     driver = o.processes === true ? await processes(spec) : await inProcess(spec);
     const before = await driver.digests();
     const load = await driver.load(

@@ -76,6 +76,7 @@ function command(o: StressOptions, repeat: number): string {
     `--duration ${o.durationS}`,
     `--nodes ${o.nodes}`,
     `--storage ${o.storage}`,
+    ...(o.sqliteThread === 'worker' ? ['--sqlite-thread worker'] : []),
     `--transport ${o.transport}`,
     ...(o.processes === true ? ['--processes'] : []),
     ...(repeat > 1 ? [`--repeat ${repeat}`] : []),

@@ -25,6 +25,21 @@ describe('stress bench', () => {
     expect(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max).toBe(true);
   });
 
+  it('runs with every SQLite database on a worker thread (--sqlite-thread worker)', async () => {
+    const r = await runStress({
+      nodes: 3,
+      storage: 'sqlite',
+      sqliteThread: 'worker',
+      transport: 'ws',
+      entries: 1000,
+      size: 64,
+      concurrency: 64,
+    });
+    expect(r.identical).toBe(true);
+    expect(r.options.sqliteThread).toBe('worker');
+    expect(r.nodes.map((n) => n.appliedEntries)).toEqual([1000, 1000, 1000]);
+  });
+
   it('runs in memory', async () => {
     const r = await runStress({
       nodes: 3,

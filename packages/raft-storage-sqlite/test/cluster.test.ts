@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { type Entry, RaftNode, type StateMachine } from 'raft-core';
 import { MemoryNetwork } from 'raft-core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteLogStorage } from '../src/index.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openOn, THREADS, type Thread } from './support/modes.js';
 import { TempDirs } from './support/temp-dirs.js';
 
 /** Sums the numbers it applies; snapshots are the sum and count as text. */
@@ -32,6 +32,8 @@ class Summer implements StateMachine<number> {
 }
 
 const ids = ['n1', 'n2', 'n3'];
+/** Where the nodes' databases run (set per describe block below). */
+let thread: Thread = 'main';
 const dirs = new TempDirs();
 const running: RaftNode<number>[] = [];
 const staged: string[] = [];
@@ -47,7 +49,7 @@ async function start(
   id: string,
   sm: Summer,
 ): Promise<RaftNode<number>> {
-  const storage = await SqliteLogStorage.open({
+  const storage = await openOn(thread, {
     path: join(dir, `${id}.db`),
     clusterId: 'test',
     nodeId: id,
@@ -94,7 +96,12 @@ async function proposeAt(nodes: RaftNode<number>[], value: number): Promise<numb
   }
 }
 
-describe('3-node cluster on SQLite files', () => {
+// Also with every database on a worker thread: the driver's saves, reads at restart and
+// snapshot staging all go through the channel.
+describe.each(THREADS)('3-node cluster on SQLite files (%s thread)', (t) => {
+  beforeAll(() => {
+    thread = t;
+  });
   it('replicates, snapshots, and restarts nodes from their files', async () => {
     const dir = await dirs.make();
     const network = new MemoryNetwork();

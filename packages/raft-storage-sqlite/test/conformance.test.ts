@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { SqliteLogStorage, type SqliteLogStorageOptions } from '../src/index.js';
+import type { SqliteLogStorageOptions } from '../src/index.js';
 import { type LogStorageFactory, logStorageConformanceCases } from './support/core-testing.js';
+import { openOn, type Thread } from './support/modes.js';
 import { TempDirs } from './support/temp-dirs.js';
 
 const dirs = new TempDirs();
 afterAll(() => dirs.removeAll());
 
-function factory(tuning: Partial<SqliteLogStorageOptions>): LogStorageFactory {
+function factory(thread: Thread, tuning: Partial<SqliteLogStorageOptions>): LogStorageFactory {
   return async () => {
     const dir = await dirs.make();
     const options: SqliteLogStorageOptions = {
@@ -16,12 +17,12 @@ function factory(tuning: Partial<SqliteLogStorageOptions>): LogStorageFactory {
       nodeId: 'n1',
       ...tuning,
     };
-    let current = await SqliteLogStorage.open(options);
+    let current = await openOn(thread, options);
     return {
       storage: current,
       reopen: async () => {
         await current.close();
-        current = await SqliteLogStorage.open(options);
+        current = await openOn(thread, options);
         return current;
       },
       cleanup: async () => {
@@ -32,18 +33,27 @@ function factory(tuning: Partial<SqliteLogStorageOptions>): LogStorageFactory {
   };
 }
 
+const TINY = {
+  tailCacheEntries: 2,
+  tailCacheBytes: 40,
+  snapshotChunkBytes: 1000,
+  compactionBatchRows: 3,
+};
+
 describe('SqliteLogStorage conformance (defaults)', () => {
-  for (const c of logStorageConformanceCases(factory({}))) it(c.name, c.run);
+  for (const c of logStorageConformanceCases(factory('main', {}))) it(c.name, c.run);
 });
 
 // A tiny tail cache, tiny snapshot chunks and tiny compaction batches push every read through
 // SQLite and every snapshot through many chunks.
 describe('SqliteLogStorage conformance (tiny cache, chunks and batches)', () => {
-  const tuning = {
-    tailCacheEntries: 2,
-    tailCacheBytes: 40,
-    snapshotChunkBytes: 1000,
-    compactionBatchRows: 3,
-  };
-  for (const c of logStorageConformanceCases(factory(tuning))) it(c.name, c.run);
+  for (const c of logStorageConformanceCases(factory('main', TINY))) it(c.name, c.run);
+});
+
+// The worker thread runs the same class behind a message channel; the tiny tuning sends every
+// read through SQLite's pages (entries that are views into shared buffers) and every snapshot
+// through many chunks, the paths where packing for the channel could go wrong. (Each worker
+// takes a few hundred ms to start from sources, so one tuning only.)
+describe('SqliteWorkerLogStorage conformance (worker thread, tiny cache, chunks and batches)', () => {
+  for (const c of logStorageConformanceCases(factory('worker', TINY))) it(c.name, c.run);
 });

@@ -10,6 +10,7 @@ import {
 } from '../src/index.js';
 import { mulberry32 } from './support/crash-protocol.js';
 import { equal } from './support/equal.js';
+import { openOn, THREADS, type Thread } from './support/modes.js';
 import { CONF_STATES, makeEntries } from './support/payload.js';
 import { expectStorageError } from './support/storage-errors.js';
 import { TempDirs } from './support/temp-dirs.js';
@@ -89,8 +90,8 @@ function flipEvery(path: string, needle: Buffer, offset = 20): number {
 }
 
 /** Everything observable through the port, or the error that stopped reading it. */
-async function readAll(options: SqliteLogStorageOptions) {
-  const s = await SqliteLogStorage.open(options);
+async function readAll(thread: Thread, options: SqliteLogStorageOptions) {
+  const s = await openOn(thread, options);
   try {
     const st = await s.initialState();
     return {
@@ -104,21 +105,25 @@ async function readAll(options: SqliteLogStorageOptions) {
 }
 
 async function expected(f: Fixture) {
-  return readAll({ ...f.options, path: `${f.path}.pristine` });
+  return readAll('main', { ...f.options, path: `${f.path}.pristine` });
 }
 
-describe('damaged databases', () => {
+// Every damage is detected on either thread: the worker's errors reach the caller as the same
+// SqliteStorageError reasons.
+describe.each(THREADS)('damaged databases (%s thread)', (thread) => {
+  const open = (options: SqliteLogStorageOptions) => openOn(thread, options);
+
   it('a flipped bit in a recent entry fails the open', async () => {
     const f = await fixture(300, [290]);
     expect(flipEvery(f.path, marker('entry-290'))).toBeGreaterThan(0);
-    const e = await expectStorageError(SqliteLogStorage.open(f.options), 'Corrupt');
+    const e = await expectStorageError(open(f.options), 'Corrupt');
     expect(e.message).toContain('entry 290');
   });
 
   it('a flipped bit in an old entry fails every read covering it and a full verification', async () => {
     const f = await fixture(2000, [100]);
     expect(flipEvery(f.path, marker('entry-100'))).toBeGreaterThan(0);
-    const s = await SqliteLogStorage.open(f.options);
+    const s = await open(f.options);
     try {
       await expectStorageError(s.entries(11, 2001), 'Corrupt');
       await expectStorageError(s.entries(100, 105, 1), 'Corrupt');
@@ -130,27 +135,27 @@ describe('damaged databases', () => {
     } finally {
       await s.close();
     }
-    await expectStorageError(SqliteLogStorage.open({ ...f.options, verify: 'full' }), 'Corrupt');
+    await expectStorageError(open({ ...f.options, verify: 'full' }), 'Corrupt');
   });
 
   it('a flipped bit in the hard state fails the open', async () => {
     const f = await fixture(100);
     expect(flipEvery(f.path, Buffer.from('<<vote>>'), 3)).toBeGreaterThan(0);
-    const e = await expectStorageError(SqliteLogStorage.open(f.options), 'Corrupt');
+    const e = await expectStorageError(open(f.options), 'Corrupt');
     expect(e.message).toContain('"hard"');
   });
 
   it('a flipped bit in the snapshot data fails snapshot() and a full verification', async () => {
     const f = await fixture(100);
     expect(flipEvery(f.path, marker('snapshot'))).toBeGreaterThan(0);
-    const s = await SqliteLogStorage.open(f.options);
+    const s = await open(f.options);
     try {
       expect((await s.initialState()).snapshot).toEqual(f.snapshot.meta);
       await expectStorageError(s.snapshot(), 'Corrupt');
     } finally {
       await s.close();
     }
-    await expectStorageError(SqliteLogStorage.open({ ...f.options, verify: 'full' }), 'Corrupt');
+    await expectStorageError(open({ ...f.options, verify: 'full' }), 'Corrupt');
   });
 
   it('a missing row is a hole: reads across it fail, and a missing first entry fails the open', async () => {
@@ -161,7 +166,7 @@ describe('damaged databases', () => {
       db.close();
     };
     del(200);
-    const s = await SqliteLogStorage.open(f.options);
+    const s = await open(f.options);
     try {
       const e = await expectStorageError(s.entries(11, 501), 'Corrupt');
       expect(e.message).toContain('entry 200 is missing');
@@ -171,7 +176,7 @@ describe('damaged databases', () => {
       await s.close();
     }
     del(11);
-    await expectStorageError(SqliteLogStorage.open(f.options), 'Corrupt');
+    await expectStorageError(open(f.options), 'Corrupt');
   });
 
   it('a truncated file fails with Corrupt at open or read, never with wrong data', async () => {
@@ -187,7 +192,7 @@ describe('damaged databases', () => {
       copyFileSync(`${f.path}.pristine`, f.path);
       truncateSync(f.path, cut);
       try {
-        const got = await readAll(f.options);
+        const got = await readAll(thread, f.options);
         expect(
           equal(got, want),
           `truncated to ${cut} bytes (seed ${FLIP_SEED}): returned different data`,
@@ -210,7 +215,9 @@ describe('damaged databases', () => {
     const pristine = readFileSync(`${f.path}.pristine`);
     const rnd = mulberry32(FLIP_SEED);
     const reasons = new Map<string, number>();
-    for (let i = 0; i < 40; i++) {
+    // Each worker-thread open starts a thread (a few hundred ms from sources): fewer flips there,
+    // enough to see its errors arrive with the same reasons.
+    for (let i = 0; i < (thread === 'main' ? 40 : 8); i++) {
       const file = Buffer.from(pristine);
       const at = Math.floor(rnd() * file.length);
       const bit = 1 << Math.floor(rnd() * 8);
@@ -219,7 +226,7 @@ describe('damaged databases', () => {
       const what = `flip of bit ${bit} at byte ${at} (FLIP_SEED=${FLIP_SEED} pnpm vitest run --project raft-storage-sqlite corruption)`;
       try {
         for (const verify of ['tail', 'full'] as const) {
-          const got = await readAll({ ...f.options, verify });
+          const got = await readAll(thread, { ...f.options, verify });
           expect(equal(got, want), `${what}: returned different data`).toBe(true);
         }
         reasons.set('unaffected', (reasons.get('unaffected') ?? 0) + 1);

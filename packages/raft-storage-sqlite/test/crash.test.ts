@@ -6,6 +6,7 @@ import { SqliteLogStorage } from '../src/index.js';
 import { MemoryLogStorage } from './support/core-testing.js';
 import { buildWrite, mulberry32, type WriteDesc } from './support/crash-protocol.js';
 import { equal, expectEqual } from './support/equal.js';
+import { THREADS, type Thread } from './support/modes.js';
 import { TempDirs } from './support/temp-dirs.js';
 
 /**
@@ -15,7 +16,11 @@ import { TempDirs } from './support/temp-dirs.js';
  * full verification and checks it against MemoryLogStorage fed with the acknowledged writes: every
  * acknowledged write is there, and the one write in flight is there entirely or not at all.
  *
- * CRASH_SEED=<n> replays a seed, CRASH_ITERATIONS=<n> changes the number of kills.
+ * Both with the database on the child's main thread and on a worker thread (the SIGKILL ends both
+ * threads; the worker's commits and fsyncs must give the same guarantees).
+ *
+ * CRASH_SEED=<n> replays a seed, CRASH_ITERATIONS=<n> changes the number of kills (the worker
+ * variant does half as many: each child also starts a thread).
  */
 
 const SEED = process.env.CRASH_SEED === undefined ? 4_242 : Number(process.env.CRASH_SEED);
@@ -53,7 +58,13 @@ class CrashChild {
   #scheduled = false;
   readonly #exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(path: string, seed: number, synchronous: 'full' | 'normal', selfKillAfter?: number) {
+  constructor(
+    thread: Thread,
+    path: string,
+    seed: number,
+    synchronous: 'full' | 'normal',
+    selfKillAfter?: number,
+  ) {
     const args = [
       '--conditions=@tsraft/source',
       '--import',
@@ -66,6 +77,7 @@ class CrashChild {
     if (selfKillAfter !== undefined) args.push(String(selfKillAfter));
     const child = spawn(process.execPath, args, {
       cwd: PACKAGE_DIR,
+      env: { ...process.env, CRASH_THREAD: thread },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.#child = child;
@@ -146,17 +158,18 @@ async function snapshotOf(s: {
   };
 }
 
-describe('crash safety with SIGKILL', () => {
-  it(`keeps every acknowledged write across ${ITERATIONS} kills at random moments`, async () => {
+describe.each(THREADS)('crash safety with SIGKILL (%s thread)', (thread) => {
+  const iterations = thread === 'main' ? ITERATIONS : Math.ceil(ITERATIONS / 2);
+  it(`keeps every acknowledged write across ${iterations} kills at random moments`, async () => {
     const dir = await dirs.make();
     const path = join(dir, 'raft.db');
     const model = new MemoryLogStorage();
     const rnd = mulberry32(SEED);
     const failHint = (i: number) =>
-      `crash test failed at iteration ${i} with seed ${SEED}; reproduce with: CRASH_SEED=${SEED} pnpm vitest run --project raft-storage-sqlite crash`;
+      `crash test failed at iteration ${i} with seed ${SEED}; reproduce with: CRASH_SEED=${SEED} pnpm vitest run --project raft-storage-sqlite crash -t '${thread} thread'`;
     let acked = 0;
     let inFlightLanded = 0;
-    const plans = Array.from({ length: ITERATIONS }, (_, i) => {
+    const plans = Array.from({ length: iterations }, (_, i) => {
       const early = rnd() < 0.15;
       return {
         early,
@@ -167,10 +180,10 @@ describe('crash safety with SIGKILL', () => {
     });
     const spawnFor = (i: number) => {
       const p = plans[i];
-      return p === undefined ? undefined : new CrashChild(path, p.seed, p.synchronous);
+      return p === undefined ? undefined : new CrashChild(thread, path, p.seed, p.synchronous);
     };
     let next = spawnFor(0);
-    for (let i = 0; i < ITERATIONS; i++) {
+    for (let i = 0; i < iterations; i++) {
       const plan = plans[i]!;
       const child = next!;
       const run = await child.run((line) =>
@@ -212,16 +225,16 @@ describe('crash safety with SIGKILL', () => {
       }
     }
     // Sanity: the children really wrote (the kills did not all land before the first write).
-    expect(acked).toBeGreaterThan(ITERATIONS);
+    expect(acked).toBeGreaterThan(iterations);
     console.log(
-      `crash test: ${ITERATIONS} kills, ${acked} acknowledged writes, in-flight write landed ${inFlightLanded} times`,
+      `crash test (${thread} thread): ${iterations} kills, ${acked} acknowledged writes, in-flight write landed ${inFlightLanded} times`,
     );
   });
 
   it('keeps every acknowledged write when the child SIGKILLs itself right after an acknowledgement', async () => {
     const dir = await dirs.make();
     const path = join(dir, 'raft.db');
-    const run = await new CrashChild(path, 99, 'full', 200).run(() => undefined);
+    const run = await new CrashChild(thread, path, 99, 'full', 200).run(() => undefined);
     expect(run.signal, run.stderr).toBe('SIGKILL');
     const model = new MemoryLogStorage();
     expect(await replay(model, run.lines)).toBeUndefined();

@@ -2,13 +2,14 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ConfState, Snapshot } from 'raft-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteLogStorage, type SqliteLogStorageOptions } from '../src/index.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SqliteLogStorageOptions } from '../src/index.js';
+import { type AnySqliteStorage, openOn, THREADS, type Thread } from './support/modes.js';
 import { makeEntries } from './support/payload.js';
 import { TempDirs } from './support/temp-dirs.js';
 
 const dirs = new TempDirs();
-const open: SqliteLogStorage[] = [];
+const open: AnySqliteStorage[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
   await dirs.removeAll();
@@ -35,8 +36,10 @@ async function fresh(): Promise<SqliteLogStorageOptions> {
   return { path: join(dir, 'raft.db'), clusterId: 'c1', nodeId: 'n1', snapshotChunkBytes: 1000 };
 }
 
-async function openTracked(options: SqliteLogStorageOptions): Promise<SqliteLogStorage> {
-  const s = await SqliteLogStorage.open(options);
+let thread: Thread = 'main';
+
+async function openTracked(options: SqliteLogStorageOptions): Promise<AnySqliteStorage> {
+  const s = await openOn(thread, options);
   open.push(s);
   return s;
 }
@@ -54,7 +57,13 @@ function chunkRows(path: string): number {
   }
 }
 
-describe('stageSnapshot', () => {
+// On the worker thread, the save must find the staged data by the caller's object although
+// the data crossed the thread boundary as a copy.
+describe.each(THREADS)('stageSnapshot (%s thread)', (t) => {
+  beforeAll(() => {
+    thread = t;
+  });
+
   it('writes the data ahead; the save that follows installs it, also across a reopen', async () => {
     const options = await fresh();
     const s = await openTracked(options);

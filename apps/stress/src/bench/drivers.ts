@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LogStorage, RaftNode, type Transport } from 'raft-core';
 import { MemoryLogStorage, MemoryNetwork } from 'raft-core/testing';
-import { SqliteLogStorage } from 'raft-storage-sqlite';
 import { WsTransport } from 'raft-transport-ws';
 import { Digest } from './digest.js';
 import { type LoadResult, type LoadSpec, runLoad } from './load.js';
 import type { DigestAnswer, RunnerRequest } from './node-runner.js';
+import { openSqlite } from './sqlite.js';
 
 export interface NodeDigest extends DigestAnswer {
   readonly id: string;
@@ -31,6 +31,8 @@ export interface Driver {
 export interface ClusterSpec {
   readonly ids: readonly string[];
   readonly storage: 'sqlite' | 'memory';
+  /** Where each node's SQLite database runs (`--sqlite-thread`). */
+  readonly sqliteThread: 'main' | 'worker';
   readonly transport: 'ws' | 'memory';
   readonly dir: string;
   readonly tickMs: number;
@@ -76,11 +78,7 @@ export async function inProcess(c: ClusterSpec): Promise<Driver> {
     for (const [i, id] of c.ids.entries()) {
       const storage: LogStorage =
         c.storage === 'sqlite'
-          ? await SqliteLogStorage.open({
-              path: join(c.dir, `${id}.db`),
-              clusterId: 'stress',
-              nodeId: id,
-            })
+          ? await openSqlite(c.sqliteThread, join(c.dir, `${id}.db`), id)
           : new MemoryLogStorage();
       nodes.push(
         await RaftNode.start({
@@ -183,7 +181,14 @@ export async function processes(c: ClusterSpec): Promise<Driver> {
   try {
     const ports = await Promise.all(
       runners.map((r) =>
-        r.ask<{ port: number }>({ t: 'init', id: r.id, storage: c.storage, dir: c.dir, secret }),
+        r.ask<{ port: number }>({
+          t: 'init',
+          id: r.id,
+          storage: c.storage,
+          sqliteThread: c.sqliteThread,
+          dir: c.dir,
+          secret,
+        }),
       ),
     );
     const peers = Object.fromEntries(c.ids.map((id, i) => [id, ports[i]?.port as number]));

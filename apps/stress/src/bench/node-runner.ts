@@ -7,13 +7,20 @@
 import { join } from 'node:path';
 import { type LogStorage, RaftNode } from 'raft-core';
 import { MemoryLogStorage } from 'raft-core/testing';
-import { SqliteLogStorage } from 'raft-storage-sqlite';
 import { WsTransport } from 'raft-transport-ws';
 import { Digest } from './digest.js';
 import { type LoadSpec, runLoad } from './load.js';
+import { openSqlite } from './sqlite.js';
 
 export type RunnerRequest =
-  | { t: 'init'; id: string; storage: 'sqlite' | 'memory'; dir: string; secret: string }
+  | {
+      t: 'init';
+      id: string;
+      storage: 'sqlite' | 'memory';
+      sqliteThread: 'main' | 'worker';
+      dir: string;
+      secret: string;
+    }
   | { t: 'start'; ids: string[]; peers: Record<string, number>; tickMs: number }
   | { t: 'campaign' }
   | { t: 'role' }
@@ -53,11 +60,7 @@ async function handle(m: RunnerRequest): Promise<object> {
       await transport.listen();
       storage =
         m.storage === 'sqlite'
-          ? await SqliteLogStorage.open({
-              path: join(m.dir, `${id}.db`),
-              clusterId: 'stress',
-              nodeId: id,
-            })
+          ? await openSqlite(m.sqliteThread, join(m.dir, `${id}.db`), id)
           : new MemoryLogStorage();
       return { port: transport.address().port };
     }

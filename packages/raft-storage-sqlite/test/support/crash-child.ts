@@ -3,10 +3,12 @@
  * write's intent before `save` and an acknowledgement after it resolved, until it is killed.
  *
  * Usage: crash-child.ts <db path> <seed> <synchronous: full|normal> [writes before self-SIGKILL]
- * It starts working when a line arrives on stdin.
+ * It starts working when a line arrives on stdin. CRASH_THREAD=worker runs the database on a
+ * worker thread (SqliteWorkerLogStorage); the SIGKILL then ends both threads at once.
  */
-import { SqliteLogStorage } from '../../src/index.js';
+
 import { buildWrite, mulberry32, nextWrite } from './crash-protocol.js';
+import { openOn } from './modes.js';
 
 const [path, seedArg, synchronous, selfKillArg] = process.argv.slice(2);
 if (
@@ -26,7 +28,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 await new Promise((resolve) => process.stdin.once('data', resolve));
 process.stdin.pause();
 out('opening');
-const storage = await SqliteLogStorage.open({
+const storage = await openOn(process.env.CRASH_THREAD === 'worker' ? 'worker' : 'main', {
   path,
   clusterId: 'crash',
   nodeId: 'n1',
