@@ -158,6 +158,20 @@ const paths: Array<{ name: string; run: (repo: string) => Sample }> = [
       ]),
   },
   {
+    name: 'SQLite (FULL, on worker threads) + ws, in-process',
+    run: (r) =>
+      stress(r, [
+        ...sqliteWs,
+        '--sqlite-thread',
+        'worker',
+        '--entries',
+        `${mid}`,
+        '--concurrency',
+        '256',
+        ...common,
+      ]),
+  },
+  {
     name: 'SQLite + ws, concurrency 1 (latency)',
     run: (r) => stress(r, [...sqliteWs, '--entries', `${c1}`, '--concurrency', '1', ...common]),
   },
