@@ -7,7 +7,8 @@
  * timer fired (event-loop blocking). A benchmark, not a test.
  *
  *   pnpm exec tsx --conditions=@tsraft/source scripts/bench-snapshot.mts [--mib 64]
- *     [--entries 30000] [--every 10000] [--concurrency 16] [--json FILE]
+ *     [--entries 30000] [--every 10000] [--concurrency 16] [--sqlite-thread main|worker]
+ *     [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Entry, RaftNode, type StateMachine } from '../packages/raft-core/src/index.js';
-import { SqliteLogStorage } from '../packages/raft-storage-sqlite/src/index.js';
+import {
+  SqliteLogStorage,
+  SqliteWorkerLogStorage,
+} from '../packages/raft-storage-sqlite/src/index.js';
 import { WsTransport } from '../packages/raft-transport-ws/src/index.js';
 
 const { values } = parseArgs({
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '30000' },
     every: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '16' },
+    'sqlite-thread': { type: 'string', default: 'main' },
     json: { type: 'string' },
   },
 });
@@ -108,11 +113,10 @@ try {
     const node = await RaftNode.start({
       id,
       bootstrap: ids,
-      storage: await SqliteLogStorage.open({
-        path: join(dir, `${id}.db`),
-        clusterId: 'snap',
-        nodeId: id,
-      }),
+      storage: await (values['sqlite-thread'] === 'worker'
+        ? SqliteWorkerLogStorage
+        : SqliteLogStorage
+      ).open({ path: join(dir, `${id}.db`), clusterId: 'snap', nodeId: id }),
       transport: ws[i] as WsTransport,
       stateMachine: sm,
       tickMs: 50,

@@ -118,8 +118,8 @@ function fsyncCost(): Sample {
   return { eps: null, p50: t[Math.floor(n / 2)] as number, p99: t[Math.floor(n * 0.99)] as number };
 }
 
-const big = quick ? 2_000 : 200_000;
-const mid = quick ? 1_000 : 50_000;
+const big = quick ? 2_000 : 400_000;
+const mid = quick ? 1_000 : 100_000;
 const c1 = quick ? 100 : 2_000;
 const common = ['--size', '100', '--nodes', '3'];
 const sqliteWs = ['--storage', 'sqlite', '--transport', 'ws'];
