@@ -49,7 +49,13 @@ import {
   snapshotRecord,
   storedSnapshot,
 } from './snapshot-chunks.js';
-import { type ChunkRow, type LogRow, prepareStatements, type Statements } from './statements.js';
+import {
+  type ChunkRow,
+  INSERT_BATCH,
+  type LogRow,
+  prepareStatements,
+  type Statements,
+} from './statements.js';
 import { TailCache } from './tail-cache.js';
 import { planWrite } from './write-plan.js';
 
@@ -142,6 +148,8 @@ export class SqliteLogStorage implements LogStorage {
   #purging: Promise<void> | null = null;
   /** Descriptor of `<path>-wal`, opened at the first durable save (see `#syncWal`). */
   #walFd: number | null = null;
+  /** The bind array of {@link Statements.insertEntries}, reused by every save. */
+  readonly #batchArgs: unknown[] = new Array(2 * INSERT_BATCH).fill(null);
   /** The fdatasync in flight, if any (close waits for it). */
   #syncing: Promise<void> | null = null;
   /** The next unused `snapshot_chunk.seq`: every snapshot written gets a fresh range. */
@@ -613,8 +621,20 @@ export class SqliteLogStorage implements LogStorage {
       st.upsertState.run('snap', w.snapshot.record.value, w.snapshot.record.crc);
     }
     if (w.truncateFrom !== undefined) st.deleteFrom.run(w.truncateFrom);
-    for (let i = 0; i < w.records.length; i++)
-      st.insertEntry.run(w.entries[i]!.index, w.records[i]!);
+    const n = w.records.length;
+    let i = 0;
+    if (n >= INSERT_BATCH) {
+      const args = this.#batchArgs;
+      for (; i + INSERT_BATCH <= n; i += INSERT_BATCH) {
+        for (let j = 0; j < INSERT_BATCH; j++) {
+          args[2 * j] = w.entries[i + j]!.index;
+          args[2 * j + 1] = w.records[i + j]!;
+        }
+        st.insertEntries.run(args);
+      }
+      args.fill(null); // drop the references to this write's buffers
+    }
+    for (; i < n; i++) st.insertEntry.run(w.entries[i]!.index, w.records[i]!);
     if (w.hardState !== undefined) st.upsertState.run('hard', w.hardState.value, w.hardState.crc);
     if (w.confState !== undefined) st.upsertState.run('conf', w.confState.value, w.confState.crc);
   }

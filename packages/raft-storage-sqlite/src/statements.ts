@@ -13,6 +13,8 @@ type RawStmt<P extends unknown[]> = Database.Statement<P, unknown[]>;
 /** `Statements` are the prepared statements of one open database. */
 export interface Statements {
   readonly insertEntry: Stmt<[Index, Uint8Array]>;
+  /** {@link INSERT_BATCH} rows in one statement: (idx, entry) pairs, flattened. */
+  readonly insertEntries: Stmt<unknown[]>;
   readonly deleteFrom: Stmt<[Index]>;
   readonly deleteBelow: Stmt<[Index]>;
   readonly selectPage: RawStmt<[Index, Index]>;
@@ -32,12 +34,22 @@ export interface Statements {
   readonly syncNormal: Stmt<[]>;
 }
 
+/**
+ * Rows per multi-row INSERT. Each `run` crosses from JavaScript into SQLite once, binds and
+ * steps, which costs more than inserting a row; 32 rows per statement take about a fifth off
+ * the per-row cost of a save (measured in a micro-benchmark, 1000-entry transactions).
+ */
+export const INSERT_BATCH = 32;
+
 /** `prepareStatements` prepares every statement SqliteLogStorage runs (schema: see schema.ts). */
 export function prepareStatements(db: Database.Database): Statements {
   const raw = <P extends unknown[]>(sql: string): RawStmt<P> =>
     db.prepare<P, unknown[]>(sql).raw(true);
   return {
     insertEntry: db.prepare<[Index, Uint8Array]>('INSERT INTO log (idx, entry) VALUES (?, ?)'),
+    insertEntries: db.prepare<unknown[]>(
+      `INSERT INTO log (idx, entry) VALUES ${Array(INSERT_BATCH).fill('(?, ?)').join(', ')}`,
+    ),
     deleteFrom: db.prepare<[Index]>('DELETE FROM log WHERE idx >= ?'),
     deleteBelow: db.prepare<[Index]>('DELETE FROM log WHERE idx < ?'),
     // A page of entries as one row: better-sqlite3 spends about a microsecond per row and per
