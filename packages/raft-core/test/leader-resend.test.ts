@@ -12,7 +12,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 describe('leader resend fault', () => {
   it('fires in the random scenario, and the cluster still agrees', async () => {
     const r = await runRandomScenario(1);
-    // One every 5–150 ms over 6 s of nemesis and the final checks, whenever a leader exists.
+    // One every 20–300 ms over 6 s of nemesis and the final checks, whenever a leader exists.
     expect(r.leaderResends).toBeGreaterThan(20);
   });
 

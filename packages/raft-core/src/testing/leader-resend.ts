@@ -63,6 +63,16 @@ export function legitimateAppend(
 }
 
 /**
+ * A follower of `r` (one of `peers`), half the time one the leader is still probing: right after
+ * an election, or after a rejection or a lost append, where the follower's log may hold a stale
+ * tail and the leader's own appends have not yet settled where the logs match.
+ */
+export function drawFollower(r: Raft, rng: Rng, peers: readonly NodeId[]): NodeId {
+  const probing = peers.filter((id) => r.tracker.progress.get(id)?.state === 'probe');
+  return probing.length > 0 && rng.chance(0.5) ? rng.pick(probing) : rng.pick(peers);
+}
+
+/**
  * Biased toward the places where a follower's rule is tested hardest: its commit index (the
  * lowest prevIndex it checks against its log; an append that matches there but ends before a
  * stale tail must not commit the tail), just below what the leader believes matches, and low

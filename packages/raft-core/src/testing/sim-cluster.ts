@@ -33,7 +33,7 @@ import {
   type NodeView,
 } from './invariants/index.js';
 import { mixBytes, mixNumber } from './invariants/types.js';
-import { legitimateAppend, type ResendChoice } from './leader-resend.js';
+import { drawFollower, legitimateAppend, type ResendChoice } from './leader-resend.js';
 import { MemoryLogStorage } from './memory-log-storage.js';
 import { Rng } from './rng.js';
 
@@ -723,7 +723,7 @@ export class SimCluster {
     const r = this.node(from)._raw.raft;
     const peers = [...r.tracker.progress.keys()].filter((id) => id !== from && this.slots.has(id));
     if (peers.length === 0) return null;
-    const to = choice.to ?? this.rng.pick(peers);
+    const to = choice.to ?? drawFollower(r, this.rng, peers);
     const follower = this.slots.get(to)?.node?._raw.raft;
     const m = legitimateAppend(r, to, this.rng, follower?.log.committed, choice);
     if (m === null) return null;

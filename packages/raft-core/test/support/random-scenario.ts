@@ -80,8 +80,8 @@ export async function runRandomScenario(seed: number, durationMs = 6000): Promis
     // does (from below the match point, retransmissions, prefixes), so that the follower's
     // AppendEntries rule is checked against any leader, not only against this one.
     leaderResendMs: rng.pick([
-      [5, 40],
       [20, 150],
+      [50, 300],
     ] as const),
   });
   const acked: { data: Uint8Array; index: number }[] = [];
