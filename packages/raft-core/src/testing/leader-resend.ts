@@ -65,11 +65,17 @@ export function legitimateAppend(
 /**
  * A follower of `r` (one of `peers`), half the time one the leader is still probing: right after
  * an election, or after a rejection or a lost append, where the follower's log may hold a stale
- * tail and the leader's own appends have not yet settled where the logs match.
+ * tail and the leader's own appends have not yet settled where the logs match. Never one that
+ * is being sent a snapshot: a leader sends no appends there (etcd's StateSnapshot), and appends
+ * that catch it up would abort most transfers, hiding the snapshot paths from the simulation.
+ * Null if there is none.
  */
-export function drawFollower(r: Raft, rng: Rng, peers: readonly NodeId[]): NodeId {
-  const probing = peers.filter((id) => r.tracker.progress.get(id)?.state === 'probe');
-  return probing.length > 0 && rng.chance(0.5) ? rng.pick(probing) : rng.pick(peers);
+export function drawFollower(r: Raft, rng: Rng, peers: readonly NodeId[]): NodeId | null {
+  const state = (id: NodeId) => r.tracker.progress.get(id)?.state;
+  const open = peers.filter((id) => state(id) !== 'snapshot');
+  const probing = open.filter((id) => state(id) === 'probe');
+  if (probing.length > 0 && rng.chance(0.5)) return rng.pick(probing);
+  return open.length > 0 ? rng.pick(open) : null;
 }
 
 /**

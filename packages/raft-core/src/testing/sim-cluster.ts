@@ -724,6 +724,7 @@ export class SimCluster {
     const peers = [...r.tracker.progress.keys()].filter((id) => id !== from && this.slots.has(id));
     if (peers.length === 0) return null;
     const to = choice.to ?? drawFollower(r, this.rng, peers);
+    if (to === null) return null;
     const follower = this.slots.get(to)?.node?._raw.raft;
     const m = legitimateAppend(r, to, this.rng, follower?.log.committed, choice);
     if (m === null) return null;
