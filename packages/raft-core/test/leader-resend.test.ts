@@ -11,9 +11,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 
 describe('leader resend fault', () => {
   it('fires in the random scenario, and the cluster still agrees', async () => {
-    // Seed 2 is one of the half of the seeds with resends on.
     const r = await runRandomScenario(2);
-    expect(r.features).toContain('resends');
     // One every 20–300 ms over 6 s of nemesis and the final checks, whenever a leader exists.
     expect(r.leaderResends).toBeGreaterThan(20);
   });
