@@ -16,7 +16,7 @@ for (let s = from; s <= to; s += step) {
   try {
     const r = await runRandomScenario(s);
     console.log(
-      `seed ${s} ok ${(performance.now() - t0).toFixed(0)}ms steps=${r.steps} ${r.features.join(',')}`,
+      `seed ${s} ok ${(performance.now() - t0).toFixed(0)}ms steps=${r.steps} resends=${r.leaderResends} ${r.features.join(',')}`,
     );
   } catch (e) {
     const msg = String((e as Error).message)

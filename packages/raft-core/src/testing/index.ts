@@ -6,6 +6,7 @@
  * @module testing
  */
 export { InvariantChecker, InvariantViolation, type NodeView } from './invariants/index.js';
+export type { ResendChoice } from './leader-resend.js';
 export type {
   CheckOptions,
   CheckOutcome,

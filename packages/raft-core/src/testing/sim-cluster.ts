@@ -20,6 +20,7 @@ import {
   type Index,
   type Message,
   type MessageType,
+  type MsgApp,
   type NodeId,
   type Snapshot,
   type Term,
@@ -32,6 +33,7 @@ import {
   type NodeView,
 } from './invariants/index.js';
 import { mixBytes, mixNumber } from './invariants/types.js';
+import { drawFollower, legitimateAppend, type ResendChoice } from './leader-resend.js';
 import { MemoryLogStorage } from './memory-log-storage.js';
 import { Rng } from './rng.js';
 
@@ -132,6 +134,13 @@ export interface SimClusterOptions {
   readonly readOnly?: 'safe' | 'lease';
   /** Where every node logs (default silent). */
   readonly logger?: Logger;
+  /**
+   * The leader-resend fault: when set, every so often (a delay drawn from this range, in ms) a
+   * live leader sends one follower an append it could legitimately send but its own replication
+   * would not — from any earlier index, a retransmission, a prefix (see
+   * {@link SimCluster.resendFromLeader}). Default off.
+   */
+  readonly leaderResendMs?: readonly [number, number];
 }
 
 /** Per-type message counts and payload bytes sent through the simulated network. */
@@ -148,6 +157,8 @@ export interface SimStats {
   byType: Record<string, number>;
   /** Simulation steps taken (events processed). */
   steps: number;
+  /** Appends sent by the leader-resend fault (also counted in `messages`). */
+  leaderResends: number;
 }
 
 /** The outcome of a simulated proposal. */
@@ -213,6 +224,7 @@ export class SimCluster {
     bytes: 0,
     byType: {},
     steps: 0,
+    leaderResends: 0,
   };
   /** The simulated time, in ms. */
   now = 0;
@@ -270,6 +282,14 @@ export class SimCluster {
       });
     }
     for (const id of c.ids) await c.boot(id);
+    const every = opts.leaderResendMs;
+    if (every !== undefined) {
+      const resend = (): void => {
+        c.resendFromLeader();
+        c.schedule(c.rng.float(every[0], every[1]), resend);
+      };
+      c.schedule(c.rng.float(every[0], every[1]), resend);
+    }
     return c;
   }
 
@@ -693,6 +713,36 @@ export class SimCluster {
         `one(${missing.join(', ')}) failed to reach agreement among ${expectedNodes} nodes`,
       ),
     );
+  }
+
+  /**
+   * The leader-resend fault, once: a live leader sends a follower, through the simulated
+   * network, an AppendEntries it could legitimately send right now (its term, any `prevIndex`
+   * it still has the term of, a slice of its real log after it, its commit index), as Raft
+   * allows (§5.3) though this leader's own backtracking never does. Fields of `choice` left out are drawn at random. Returns the
+   * message, or null if there is no live leader, no such follower or `prevIndex` is compacted.
+   */
+  resendFromLeader(choice: ResendChoice = {}): MsgApp | null {
+    const leaders = this.leaders().filter((l) => {
+      const slot = this.slot(l.id);
+      // A leader's term is durable (it won votes sent only after persisting it), so this holds;
+      // checked anyway, so that the fault can never send what a crash could take back.
+      return slot.transport !== null && slot.durableTerm === l.term;
+    });
+    if (leaders.length === 0) return null;
+    const from = choice.from ?? this.rng.pick(leaders).id;
+    if (!leaders.some((l) => l.id === from)) return null;
+    const r = this.node(from)._raw.raft;
+    const peers = [...r.tracker.progress.keys()].filter((id) => id !== from && this.slots.has(id));
+    if (peers.length === 0) return null;
+    const to = choice.to ?? drawFollower(r, this.rng, peers);
+    if (to === null) return null;
+    const follower = this.slots.get(to)?.node?._raw.raft;
+    const m = legitimateAppend(r, to, this.rng, follower?.log.committed, choice);
+    if (m === null) return null;
+    this.stats.leaderResends++;
+    this._send(from, to, [m]);
+    return m;
   }
 
   // -------------------------------------------------------------------------------------------

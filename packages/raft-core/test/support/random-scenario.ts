@@ -11,6 +11,8 @@ export interface ScenarioReport {
   acked: number;
   faults: number;
   simulatedMs: number;
+  /** Appends sent by the leader-resend fault. */
+  leaderResends: number;
   kvOps: number;
   features: string[];
 }
@@ -79,6 +81,13 @@ export async function runRandomScenario(
       // Sometimes longer than an election timeout (300–600 ms): very late messages.
       reorderDelayMs: rng.pick([200, 200, 900]),
     },
+    // Leader resends: appends a leader could legitimately send but its own backtracking never
+    // does (from below the match point, retransmissions, prefixes), so that the follower's
+    // AppendEntries rule is checked against any leader, not only against this one.
+    leaderResendMs: rng.pick([
+      [20, 150],
+      [50, 300],
+    ] as const),
   });
   const acked: { data: Uint8Array; index: number }[] = [];
   let faults = 0;
@@ -471,6 +480,7 @@ export async function runRandomScenario(
       acked: acked.length,
       faults,
       simulatedMs: c.now,
+      leaderResends: c.stats.leaderResends,
       kvOps: lin.ops,
       features,
     };
