@@ -21,6 +21,7 @@ import {
   type Message,
   type MessageType,
   type MsgApp,
+  type MsgSnap,
   type NodeId,
   type Snapshot,
   type Term,
@@ -141,6 +142,11 @@ export interface SimClusterOptions {
    * {@link SimCluster.resendFromLeader}). Default off.
    */
   readonly leaderResendMs?: readonly [number, number];
+  /**
+   * The share of leader resends that send the leader's latest snapshot instead of an append
+   * (see {@link SimCluster.resendSnapshotFromLeader}). Default 0.
+   */
+  readonly leaderResendSnapshotRate?: number;
 }
 
 /** Per-type message counts and payload bytes sent through the simulated network. */
@@ -284,8 +290,10 @@ export class SimCluster {
     for (const id of c.ids) await c.boot(id);
     const every = opts.leaderResendMs;
     if (every !== undefined) {
+      const snapshots = opts.leaderResendSnapshotRate ?? 0;
       const resend = (): void => {
-        c.resendFromLeader();
+        if (snapshots > 0 && c.rng.chance(snapshots)) c.resendSnapshotFromLeader();
+        else c.resendFromLeader();
         c.schedule(c.rng.float(every[0], every[1]), resend);
       };
       c.schedule(c.rng.float(every[0], every[1]), resend);
@@ -723,12 +731,7 @@ export class SimCluster {
    * message, or null if there is no live leader, no such follower or `prevIndex` is compacted.
    */
   resendFromLeader(choice: ResendChoice = {}): MsgApp | null {
-    const leaders = this.leaders().filter((l) => {
-      const slot = this.slot(l.id);
-      // A leader's term is durable (it won votes sent only after persisting it), so this holds;
-      // checked anyway, so that the fault can never send what a crash could take back.
-      return slot.transport !== null && slot.durableTerm === l.term;
-    });
+    const leaders = this.resendingLeaders();
     if (leaders.length === 0) return null;
     const from = choice.from ?? this.rng.pick(leaders).id;
     if (!leaders.some((l) => l.id === from)) return null;
@@ -743,6 +746,58 @@ export class SimCluster {
     this.stats.leaderResends++;
     this._send(from, to, [m]);
     return m;
+  }
+
+  /**
+   * The snapshot form of the leader-resend fault: a live leader sends one follower its latest
+   * snapshot, in chunks, where its own replication would have sent entries. A leader may always
+   * choose to (it sends the very snapshot its own catch-up path would send; etcd's leader does
+   * so whenever the entries are compacted, and a leader that compacts eagerly does so often), so
+   * a follower must handle one at any moment: in particular while a write of its own, with
+   * committed configuration changes older than the snapshot, is still in flight. The leader's
+   * own progress is untouched; it ignores the answers as stale. Returns the chunks sent.
+   */
+  resendSnapshotFromLeader(): number {
+    const leaders = this.resendingLeaders();
+    if (leaders.length === 0) return 0;
+    const r = this.node(this.rng.pick(leaders).id)._raw.raft;
+    const snap = r.snapshot;
+    if (snap === null) return 0;
+    const peers = [...r.tracker.progress.keys()].filter((id) => id !== r.id && this.slots.has(id));
+    const to = drawFollower(r, this.rng, peers);
+    if (to === null) return 0;
+    const total = snap.data.byteLength;
+    const size = Math.max(1, r.cfg.snapshotChunkSize);
+    const chunks: MsgSnap[] = [];
+    let offset = 0;
+    do {
+      const end = Math.min(total, offset + size);
+      chunks.push({
+        type: 'MsgSnap',
+        from: r.id,
+        to,
+        term: r.term,
+        meta: snap.meta,
+        offset,
+        totalBytes: total,
+        data: snap.data.subarray(offset, end),
+        done: end === total,
+      });
+      offset = end;
+    } while (offset < total);
+    this.stats.leaderResends++;
+    this._send(r.id, to, chunks);
+    return chunks.length;
+  }
+
+  /** Live leaders whose term is durable: the ones the leader-resend fault may speak for. */
+  private resendingLeaders(): ReturnType<SimCluster['leaders']> {
+    return this.leaders().filter((l) => {
+      const slot = this.slot(l.id);
+      // A leader's term is durable (it won votes sent only after persisting it), so this holds;
+      // checked anyway, so that the fault can never send what a crash could take back.
+      return slot.transport !== null && slot.durableTerm === l.term;
+    });
   }
 
   // -------------------------------------------------------------------------------------------

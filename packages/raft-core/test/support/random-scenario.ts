@@ -88,6 +88,9 @@ export async function runRandomScenario(
       [20, 150],
       [50, 300],
     ] as const),
+    // A quarter of them send the leader's snapshot instead: a follower must take one at any
+    // moment, also while its own write of older committed configuration changes is in flight.
+    leaderResendSnapshotRate: 0.25,
   });
   const acked: { data: Uint8Array; index: number }[] = [];
   let faults = 0;
