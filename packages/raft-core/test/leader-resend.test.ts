@@ -37,6 +37,36 @@ describe('leader resend fault', () => {
     }
   });
 
+  it('can send the leader’s latest snapshot instead, in chunks; the lagging follower catches up', async () => {
+    const c = await SimCluster.create({
+      seed: 7,
+      snapshotEntries: 5,
+      snapshotKeepEntries: 0,
+      snapshotChunkSize: 16,
+    });
+    try {
+      const l = await c.waitForLeader();
+      const f = c.ids.find((id) => id !== l) as string;
+      c.disconnect(f);
+      for (let i = 0; i < 12; i++) await c.one(enc(`v${i}`), 2);
+      const snap = c.node(l)._raw.raft.snapshot;
+      expect(snap).not.toBeNull();
+      const fr = () => c.node(f)._raw.raft;
+      expect(fr().log.committed).toBeLessThan(snap?.meta.index as number);
+      c.connect(f);
+      const before = c.stats.byType.MsgSnap ?? 0;
+      let sent = 0;
+      for (let i = 0; i < 20 && sent === 0; i++) sent = c.resendSnapshotFromLeader();
+      // Chunks of at most 16 bytes: the whole snapshot, through the simulated network.
+      expect(sent).toBe(Math.max(1, Math.ceil((snap?.data.byteLength as number) / 16)));
+      expect((c.stats.byType.MsgSnap ?? 0) - before).toBe(sent);
+      await c.run(200);
+      expect(fr().log.committed).toBeGreaterThanOrEqual(snap?.meta.index as number);
+    } finally {
+      c.stop();
+    }
+  });
+
   it('a follower with a stale tail does not commit it on a matching append that ends before it', async () => {
     // Every message takes exactly 1 ms, so the order of arrivals below is fixed.
     const c = await SimCluster.create({
