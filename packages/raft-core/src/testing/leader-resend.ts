@@ -3,7 +3,7 @@ import type { Index, MsgApp, NodeId } from '../types.js';
 import type { Rng } from './rng.js';
 
 /**
- * What to resend; every field left out is drawn at random (see {@link legitimateAppend}).
+ * What to resend; every field left out is drawn at random (see `SimCluster.resendFromLeader`).
  */
 export interface ResendChoice {
   /** The leader that sends (default: a random live leader). */
