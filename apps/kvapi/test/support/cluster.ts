@@ -116,20 +116,35 @@ export class ProcessCluster {
     this.extraArgs = opts.extraArgs ?? [];
   }
 
-  /** Starts the founding members and waits for a leader. */
+  /**
+   * Starts the founding members and waits for a leader. Every founder must still be running
+   * then: a founder that died is reported with its log. The one exception is a port taken by
+   * another test between `freePort` and the node's own bind (EADDRINUSE: a race of this
+   * harness, not of kvapi), for which the whole cluster is started again on new ports.
+   */
   static async start(opts: ClusterOptions = {}): Promise<ProcessCluster> {
-    const c = new ProcessCluster(opts);
-    try {
-      for (const id of c.founders) {
-        c.specs.set(id, { id, httpPort: await freePort(), peerPort: await freePort() });
+    for (let attempt = 1; ; attempt++) {
+      const c = new ProcessCluster(opts);
+      try {
+        for (const id of c.founders) {
+          c.specs.set(id, { id, httpPort: await freePort(), peerPort: await freePort() });
+        }
+        for (const id of c.founders) c.spawn(id);
+        await c.waitLeader();
+        const dead = c.founders.filter((id) => !c.running.has(id));
+        if (dead.length > 0) {
+          const logs = dead.map((id) => `node ${id} exited:\n${c.logOf(id).slice(-2000)}`);
+          const portRace = dead.every((id) => c.logOf(id).includes('EADDRINUSE'));
+          await c.destroy();
+          if (portRace && attempt < 3) continue;
+          throw new Error(logs.join('\n'));
+        }
+        return c;
+      } catch (e) {
+        await c.destroy();
+        throw e;
       }
-      for (const id of c.founders) c.spawn(id);
-      await c.waitLeader();
-    } catch (e) {
-      await c.destroy();
-      throw e;
     }
-    return c;
   }
 
   get ids(): string[] {
