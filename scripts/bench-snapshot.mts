@@ -37,6 +37,11 @@ const MIB = Number(values.mib);
 const ENTRIES = Number(values.entries);
 const EVERY = Number(values.every);
 const CONCURRENCY = Number(values.concurrency);
+const THREAD = values['sqlite-thread'];
+if (THREAD !== 'main' && THREAD !== 'worker') {
+  console.error('bench-snapshot: --sqlite-thread must be main or worker');
+  process.exit(2);
+}
 
 /**
  * A state machine with a big immutable base image plus a running digest. `snapshot()` captures
@@ -113,10 +118,11 @@ try {
     const node = await RaftNode.start({
       id,
       bootstrap: ids,
-      storage: await (values['sqlite-thread'] === 'worker'
-        ? SqliteWorkerLogStorage
-        : SqliteLogStorage
-      ).open({ path: join(dir, `${id}.db`), clusterId: 'snap', nodeId: id }),
+      storage: await (THREAD === 'worker' ? SqliteWorkerLogStorage : SqliteLogStorage).open({
+        path: join(dir, `${id}.db`),
+        clusterId: 'snap',
+        nodeId: id,
+      }),
       transport: ws[i] as WsTransport,
       stateMachine: sm,
       tickMs: 50,
