@@ -12,33 +12,36 @@ export function entryChecksum(index: Index, term: Term, type: number, data: Uint
 }
 
 /**
- * Size of the header of a stored entry record. A record (`log.entry`) is, little-endian:
+ * Size of the header of a stored entry record. A record is, little-endian:
  * `u32 payload length | u32 crc | u32 term low | u32 term high | u32 type | payload`.
- * The index is the row's key; the CRC ({@link entryChecksum}) covers it too, so a record read
- * at the wrong index fails verification.
+ * The index is not stored: a record's index follows from its place in a run (see schema.ts), and
+ * the CRC ({@link entryChecksum}) covers it, so a record read at the wrong index fails
+ * verification.
  *
- * NB: one self-describing BLOB per entry lets a reader fetch a page of entries as a single
- * concatenated BLOB (`group_concat`) and parse it in JavaScript, with no per-row conversion in
- * SQLite or per-row object in better-sqlite3.
+ * NB: self-describing records let a reader fetch many runs as a single concatenated BLOB
+ * (`group_concat`) and parse it in JavaScript, with no per-row conversion in SQLite or per-row
+ * object in better-sqlite3.
  */
 export const ENTRY_HEADER_BYTES = 20;
 
 /** The records of one write, in one buffer. */
 export interface EncodedEntries {
-  /** The stored records: views into one buffer. */
-  readonly records: Uint8Array[];
-  /** The same entries with their data copied (views into the same buffer), for the tail cache. */
+  /** The records, back to back. */
+  readonly bytes: Uint8Array;
+  /** Where each record starts in `bytes`, and `bytes.byteLength` last (entries + 1 numbers). */
+  readonly offsets: readonly number[];
+  /** The same entries with their data copied (views into `bytes`), for the tail cache. */
   readonly entries: Entry[];
 }
 
-/** `encodeEntries` copies `entries` into records (one allocation for the whole batch). */
+/** `encodeEntries` copies `entries[from…]` into records (one allocation for the whole batch). */
 export function encodeEntries(entries: readonly Entry[], from: number): EncodedEntries {
   let total = 0;
   for (let i = from; i < entries.length; i++)
     total += ENTRY_HEADER_BYTES + entries[i]!.data.byteLength;
   const buf = new Uint8Array(total);
   const view = new DataView(buf.buffer);
-  const records: Uint8Array[] = [];
+  const offsets: number[] = [];
   const copies: Entry[] = [];
   let off = 0;
   for (let i = from; i < entries.length; i++) {
@@ -51,18 +54,20 @@ export function encodeEntries(entries: readonly Entry[], from: number): EncodedE
     view.setUint32(off + 8, e.term >>> 0, true);
     view.setUint32(off + 12, Math.floor(e.term / 0x1_0000_0000) >>> 0, true);
     view.setUint32(off + 16, e.type, true);
-    records.push(buf.subarray(off, off + ENTRY_HEADER_BYTES + len));
+    offsets.push(off);
     copies.push({ index: e.index, term: e.term, type: e.type, data });
     off += ENTRY_HEADER_BYTES + len;
   }
-  return { records, entries: copies };
+  offsets.push(off);
+  return { bytes: buf, offsets, entries: copies };
 }
 
 /**
- * `decodeEntries` parses `count` consecutive records starting at index `first` from `buf` (a
- * page of concatenated records), verifying each, and pushes them onto `out` while the running
- * byte total stays ≤ `max` (at least one entry overall). Returns the new total, -1 when the limit
- * stopped it, or a string describing the first damaged record.
+ * `decodeEntries` walks `count` consecutive records, the first at index `first`, in `buf` (one
+ * run or several back to back). Those with index in `[lo, hi)` are verified and pushed onto
+ * `out` while the running byte total stays ≤ `max` (at least one entry overall); the others are
+ * only stepped over. Returns the new total, -1 when the limit stopped it, or a string describing
+ * the first damaged record.
  */
 export function decodeEntries(
   buf: Uint8Array,
@@ -71,6 +76,8 @@ export function decodeEntries(
   max: number,
   out: Entry[],
   bytes: number,
+  lo: Index = first,
+  hi: Index = first + count,
 ): number | string {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let off = 0;
@@ -80,14 +87,15 @@ export function decodeEntries(
     const len = view.getUint32(off, true);
     const start = off + ENTRY_HEADER_BYTES;
     if (start + len > buf.byteLength) return `log entry ${index} is truncated`;
-    const crc = view.getUint32(off + 4, true);
-    const term = view.getUint32(off + 8, true) + view.getUint32(off + 12, true) * 0x1_0000_0000;
-    const type = view.getUint32(off + 16, true);
+    off = start + len;
+    if (index < lo || index >= hi) continue;
+    const crc = view.getUint32(start - 16, true);
+    const term = view.getUint32(start - 12, true) + view.getUint32(start - 8, true) * 0x1_0000_0000;
+    const type = view.getUint32(start - 4, true);
     const data = new Uint8Array(buf.buffer, buf.byteOffset + start, len);
     if (!Number.isSafeInteger(term) || entryChecksum(index, term, type, data) !== crc) {
       return `log entry ${index} fails its checksum`;
     }
-    off = start + len;
     const size = bytes + len;
     if (out.length > 0 && size > max) return -1;
     out.push({ index, term, type: type as EntryType, data });
@@ -96,6 +104,21 @@ export function decodeEntries(
   if (off !== buf.byteLength)
     return `log entries ${first}…${first + count - 1} have trailing bytes`;
   return bytes;
+}
+
+/**
+ * `recordsEnd` is the byte length of the first `n` records of `buf` (a run), or a string if the
+ * run is shorter than that.
+ */
+export function recordsEnd(buf: Uint8Array, first: Index, n: number): number | string {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    if (off + ENTRY_HEADER_BYTES > buf.byteLength) return `log entry ${first + i} is truncated`;
+    off += ENTRY_HEADER_BYTES + view.getUint32(off, true);
+    if (off > buf.byteLength) return `log entry ${first + i} is truncated`;
+  }
+  return off;
 }
 
 /** `chunkChecksum` is the CRC-32 of snapshot chunk number `seq` (u64 LE) followed by its bytes. */

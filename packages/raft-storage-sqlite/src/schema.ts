@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { SqliteStorageError, toStorageError } from './errors.js';
 
 /** The schema version this package writes, stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** `PRAGMA application_id` of every raft-storage-sqlite database: ASCII "tsRF". */
 export const APPLICATION_ID = 0x74735246;
@@ -26,8 +26,13 @@ export const APPLICATION_ID = 0x74735246;
  *
  * Tables (all STRICT; every record carries a CRC-32, see codec.ts):
  * - `meta(key, value)`: `cluster_id`, `node_id`, `created_by`;
- * - `log(idx, entry)`: one row per entry, `idx` is the rowid and `entry` a self-describing record
- *   (a 20-byte header with length, CRC, term and type, then the payload; see codec.ts);
+ * - `log_run(first, last, records)` (version 2): entries `first…last` in one row, `first` the
+ *   rowid; `records` holds their self-describing records back to back (a 20-byte header with
+ *   length, CRC, term and type, then the payload; see codec.ts). A save writes its entries as a
+ *   few runs of up to 64 KiB instead of one row each: SQLite's cost is mostly per row, in the
+ *   insert and again in the delete after compaction. Runs never overlap and leave no holes;
+ *   truncation cuts the run it lands in. Version 1 had `log(idx, entry)`, one row per entry; the
+ *   migration turns each of those rows into a run of one entry;
  * - `state(key, value, crc)`: JSON records `hard` (HardState), `conf` (ConfState), `snap`
  *   (snapshot metadata and chunk layout);
  * - `snapshot_chunk(seq, data, crc)`: the latest snapshot's data in order.
@@ -40,6 +45,12 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, crc INTEGER NOT NULL) STRICT;
       CREATE TABLE snapshot_chunk (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, crc INTEGER NOT NULL) STRICT;
     `),
+  (db) =>
+    db.exec(`
+      CREATE TABLE log_run (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, records BLOB NOT NULL) STRICT;
+      INSERT INTO log_run (first, last, records) SELECT idx, idx, entry FROM log ORDER BY idx;
+      DROP TABLE log;
+    `),
 ];
 
 /** Smallest valid database: one page of the smallest page size. */
@@ -47,7 +58,7 @@ const MIN_DATABASE_BYTES = 512;
 
 /** The tables of {@link SCHEMA_VERSION}: name → "column type" list, as `PRAGMA table_info` reports. */
 const TABLES: Readonly<Record<string, string>> = {
-  log: 'idx INTEGER, entry BLOB',
+  log_run: 'first INTEGER, last INTEGER, records BLOB',
   meta: 'key TEXT, value TEXT',
   snapshot_chunk: 'seq INTEGER, data BLOB, crc INTEGER',
   state: 'key TEXT, value BLOB, crc INTEGER',

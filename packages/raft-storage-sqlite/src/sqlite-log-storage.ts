@@ -36,6 +36,7 @@ import {
   encodeState,
   plainConfState,
   plainHardState,
+  recordsEnd,
   type StateRecord,
   type StoredSnapshot,
 } from './codec.js';
@@ -49,13 +50,7 @@ import {
   snapshotRecord,
   storedSnapshot,
 } from './snapshot-chunks.js';
-import {
-  type ChunkRow,
-  INSERT_BATCH,
-  type LogRow,
-  prepareStatements,
-  type Statements,
-} from './statements.js';
+import { type ChunkRow, prepareStatements, type RunRow, type Statements } from './statements.js';
 import { TailCache } from './tail-cache.js';
 import { planWrite } from './write-plan.js';
 
@@ -87,8 +82,14 @@ export interface SqliteLogStorageOptions {
   readonly tailCacheBytes?: number;
   /** Size of the rows snapshot data is split into (default 1 MiB). */
   readonly snapshotChunkBytes?: number;
-  /** Log rows deleted per transaction when compacting behind a snapshot (default 1000). */
+  /** Log entries whose rows are deleted per transaction when compacting behind a snapshot (default 1000). */
   readonly compactionBatchRows?: number;
+  /**
+   * Most bytes of entry records one row holds (default 64 KiB). A save stores its entries in as
+   * few rows as this allows (SQLite's cost is mostly per row); a read of one old entry reads its
+   * whole row. An entry bigger than this gets a row of its own.
+   */
+  readonly logRunBytes?: number;
 }
 
 /** One `save`, encoded before its transaction starts. */
@@ -99,7 +100,9 @@ interface PreparedWrite {
   readonly snapshotStaged: boolean;
   readonly truncateFrom: Index | undefined;
   /** The stored records of the appended entries (see `encodeEntries`). */
-  readonly records: readonly Uint8Array[];
+  readonly records: Uint8Array;
+  /** Where each record starts in `records`, then its length (entries + 1 numbers). */
+  readonly offsets: readonly number[];
   /** The appended entries, data copied. */
   readonly entries: readonly Entry[];
   readonly hardState: StateRecord | undefined;
@@ -108,6 +111,9 @@ interface PreparedWrite {
 
 /** Entries per page when reading the log (see `#readLog`). */
 const PAGE_ENTRIES = 16_384;
+
+/** Default of {@link SqliteLogStorageOptions.logRunBytes}. */
+const RUN_BYTES = 64 * 1024;
 
 function isUint(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -134,6 +140,7 @@ export class SqliteLogStorage implements LogStorage {
   readonly #synchronous: 'full' | 'normal';
   readonly #chunkBytes: number;
   readonly #batchRows: number;
+  readonly #runBytes: number;
   readonly #verifiedTail: number;
   readonly #st: Statements;
   readonly #txn: (w: PreparedWrite) => void;
@@ -148,8 +155,6 @@ export class SqliteLogStorage implements LogStorage {
   #purging: Promise<void> | null = null;
   /** Descriptor of `<path>-wal`, opened at the first durable save (see `#syncWal`). */
   #walFd: number | null = null;
-  /** The bind array of {@link Statements.insertEntries}, reused by every save. */
-  readonly #batchArgs: unknown[] = new Array(2 * INSERT_BATCH).fill(null);
   /** The fdatasync in flight, if any (close waits for it). */
   #syncing: Promise<void> | null = null;
   /** The next unused `snapshot_chunk.seq`: every snapshot written gets a fresh range. */
@@ -208,6 +213,7 @@ export class SqliteLogStorage implements LogStorage {
     this.#synchronous = synchronous;
     this.#chunkBytes = Math.max(1, options.snapshotChunkBytes ?? 1024 * 1024);
     this.#batchRows = Math.max(1, options.compactionBatchRows ?? 1000);
+    this.#runBytes = Math.max(1, options.logRunBytes ?? RUN_BYTES);
     const cacheEntries = Math.max(0, options.tailCacheEntries ?? 4096);
     this.#verifiedTail = Math.max(MIN_VERIFIED_TAIL, cacheEntries);
     this.#cache = new TailCache(cacheEntries, options.tailCacheBytes ?? 4 * 1024 * 1024, 1);
@@ -305,7 +311,7 @@ export class SqliteLogStorage implements LogStorage {
   async save(write: StorageWrite, sync: boolean): Promise<void> {
     this.#checkUsable();
     const plan = planWrite(write, this.#firstIndex, this.#lastIndex, (i) => this.#termAt(i));
-    const { records, entries: appended } = encodeEntries(write.entries, plan.appendFrom);
+    const { bytes, offsets, entries: appended } = encodeEntries(write.entries, plan.appendFrom);
     const staged = this.#stagedFor(write);
     const snapshot =
       write.snapshot === undefined
@@ -321,7 +327,8 @@ export class SqliteLogStorage implements LogStorage {
       snapshot,
       snapshotStaged: staged !== undefined,
       truncateFrom: start !== undefined && start <= plan.lastIndexAfterSnapshot ? start : undefined,
-      records,
+      records: bytes,
+      offsets,
       entries: appended,
       hardState:
         write.hardState === undefined
@@ -496,9 +503,10 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   /**
-   * Wait until the entries with index ≤ `index` are deleted from the file. They left the log
-   * when the snapshot covering them was saved; deletion runs in background batches of
-   * `compactionBatchRows` rows, yielding to the event loop between batches.
+   * Wait until the rows holding only entries ≤ `index` are deleted from the file (the row the
+   * log starts in may hold some too). They left the log when the snapshot covering them was
+   * saved; deletion runs in background batches of `compactionBatchRows` entries, yielding to the
+   * event loop between batches.
    *
    * Correctness: `RaftError('InvalidArgument')` if `index` is above the snapshot index (entries
    * not covered by a snapshot are never discarded); `term(snapshotIndex)` keeps answering.
@@ -610,7 +618,7 @@ export class SqliteLogStorage implements LogStorage {
   /** The transaction body of `save`. */
   #write(w: PreparedWrite): void {
     const st = this.#st;
-    if (w.discardFrom !== undefined) st.deleteFrom.run(w.discardFrom);
+    if (w.discardFrom !== undefined) this.#cutFrom(w.discardFrom);
     if (w.snapshot !== undefined) {
       // The replaced snapshot's chunks stay until the background cleanup (see #purgeChunks).
       const first = w.snapshot.stored.firstSeq;
@@ -620,23 +628,36 @@ export class SqliteLogStorage implements LogStorage {
       }
       st.upsertState.run('snap', w.snapshot.record.value, w.snapshot.record.crc);
     }
-    if (w.truncateFrom !== undefined) st.deleteFrom.run(w.truncateFrom);
-    const n = w.records.length;
-    let i = 0;
-    if (n >= INSERT_BATCH) {
-      const args = this.#batchArgs;
-      for (; i + INSERT_BATCH <= n; i += INSERT_BATCH) {
-        for (let j = 0; j < INSERT_BATCH; j++) {
-          args[2 * j] = w.entries[i + j]!.index;
-          args[2 * j + 1] = w.records[i + j]!;
-        }
-        st.insertEntries.run(args);
-      }
-      args.fill(null); // drop the references to this write's buffers
+    if (w.truncateFrom !== undefined) this.#cutFrom(w.truncateFrom);
+    // The entries go in runs of up to #runBytes: a row each, instead of a row per entry.
+    const n = w.entries.length;
+    const off = w.offsets;
+    const max = this.#runBytes;
+    const base = n > 0 ? w.entries[0]!.index : 0;
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && off[j + 1]! - off[i]! <= max) j++;
+      st.insertRun.run(base + i, base + j - 1, w.records.subarray(off[i], off[j]));
+      i = j;
     }
-    for (; i < n; i++) st.insertEntry.run(w.entries[i]!.index, w.records[i]!);
     if (w.hardState !== undefined) st.upsertState.run('hard', w.hardState.value, w.hardState.crc);
     if (w.confState !== undefined) st.upsertState.run('conf', w.confState.value, w.confState.crc);
+  }
+
+  /** Removes the stored entries at `index` and after (inside a save's transaction). */
+  #cutFrom(index: Index): void {
+    const st = this.#st;
+    st.deleteRunsFrom.run(index);
+    // The run before may reach past `index`: keep its head.
+    const row = st.runAt.get(index) as RunRow | undefined;
+    if (row === undefined) return;
+    const [first, last, records] = row;
+    if (!isUint(first) || !isUint(last) || !(records instanceof Uint8Array))
+      throw corrupt(this.#path, `the log run at ${String(first)} is malformed`);
+    if (last < index) return;
+    const end = recordsEnd(records, first, index - first);
+    if (typeof end === 'string') throw corrupt(this.#path, end);
+    st.updateRun.run(index - 1, records.subarray(0, end), first);
   }
 
   /** Term at `index`, for `firstIndex - 1 ≤ index ≤ lastIndex`. */
@@ -644,14 +665,16 @@ export class SqliteLogStorage implements LogStorage {
     if (index === this.#firstIndex - 1) return this.#snap?.meta.term ?? 0;
     const cached = this.#cache.get(index);
     if (cached !== undefined) return cached.term;
-    let row: LogRow | undefined;
+    let row: RunRow | undefined;
     try {
-      row = this.#st.selectOne.get(index) as LogRow | undefined;
+      row = this.#st.runAt.get(index) as RunRow | undefined;
     } catch (e) {
       throw toStorageError(e, `${this.#path}: cannot read entry ${index}`);
     }
-    if (row === undefined) throw corrupt(this.#path, `log entry ${index} is missing`);
-    return this.#decode(row, index).term;
+    const out: Entry[] = [];
+    if (row !== undefined) this.#decodeRun(row, index, index + 1, out);
+    if (out.length === 0) throw corrupt(this.#path, `log entry ${index} is missing`);
+    return out[0]!.term;
   }
 
   /**
@@ -667,16 +690,27 @@ export class SqliteLogStorage implements LogStorage {
     let page = max === Number.POSITIVE_INFINITY ? PAGE_ENTRIES : 64;
     while (next < hi) {
       const end = Math.min(hi, next + page);
-      let row: [number, number | null, Uint8Array | null];
+      let row: [number, number | null, unknown, unknown, unknown, unknown];
       try {
         row = this.#st.selectPage.get(next, end) as typeof row;
       } catch (e) {
         throw toStorageError(e, `${this.#path}: cannot read entries [${next}, ${end})`);
       }
-      const [count, bad, records] = row;
-      if (count !== end - next || bad !== 0 || !(records instanceof Uint8Array))
+      // The runs must cover [next, end) without holes or overlaps (a hole or overlap would also
+      // shift every later record to the wrong index, which its checksum then rejects).
+      const [runs, bad, first, last, count, records] = row;
+      if (
+        runs === 0 ||
+        bad !== 0 ||
+        !isUint(first) ||
+        !isUint(last) ||
+        first > next ||
+        last < end - 1 ||
+        count !== last - first + 1 ||
+        !(records instanceof Uint8Array)
+      )
         this.#diagnose(next, end);
-      const result = decodeEntries(records, next, count, max, out, bytes);
+      const result = decodeEntries(records, first, count, max, out, bytes, next, end);
       if (typeof result === 'string') this.#diagnose(next, end);
       if (result < 0) return -1;
       bytes = result;
@@ -691,29 +725,46 @@ export class SqliteLogStorage implements LogStorage {
    * `Corrupt` error (a missing entry, malformed columns, a checksum mismatch).
    */
   #diagnose(lo: Index, hi: Index): never {
-    let rows: LogRow[];
+    let rows: RunRow[];
     try {
-      rows = this.#st.selectRange.all(lo, hi) as LogRow[];
+      rows = this.#st.selectRuns.all(lo, hi) as RunRow[];
     } catch (e) {
       throw toStorageError(e, `${this.#path}: cannot read entries [${lo}, ${hi})`);
     }
     let next = lo;
-    for (const r of rows) this.#decode(r, next++);
+    const out: Entry[] = [];
+    for (const r of rows) {
+      const first = r[0];
+      if (isUint(first) && first > next) break;
+      if (isUint(first) && first < next && next > lo)
+        throw corrupt(this.#path, `log runs overlap at entry ${first}`);
+      out.length = 0;
+      this.#decodeRun(r, next, hi, out);
+      next += out.length;
+      if (next >= hi || out.length === 0) break;
+    }
     if (next < hi) throw corrupt(this.#path, `log entry ${next} is missing`);
     throw corrupt(this.#path, `entries [${lo}, ${hi}) are malformed`);
   }
 
-  #decode(row: LogRow, expected: Index): Entry {
-    const [index, record] = row;
-    if (index !== expected) throw corrupt(this.#path, `log entry ${expected} is missing`);
-    // NB: a damaged serial type can turn the BLOB into TEXT, an integer or NULL (STRICT tables
+  /** Verifies run `row` and pushes its entries in `[lo, hi)` onto `out`; throws `Corrupt` if damaged. */
+  #decodeRun(row: RunRow, lo: Index, hi: Index, out: Entry[]): void {
+    const [first, last, records] = row;
+    // NB: a damaged serial type can turn a value into TEXT, a float or NULL (STRICT tables
     // check types on write only).
-    if (!(record instanceof Uint8Array))
-      throw corrupt(this.#path, `log entry ${index} is not a BLOB`);
-    const out: Entry[] = [];
-    const result = decodeEntries(record, index, 1, Number.POSITIVE_INFINITY, out, 0);
+    if (!isUint(first) || !isUint(last) || last < first || !(records instanceof Uint8Array))
+      throw corrupt(this.#path, `the log run at ${String(first)} is malformed`);
+    const result = decodeEntries(
+      records,
+      first,
+      last - first + 1,
+      Number.POSITIVE_INFINITY,
+      out,
+      0,
+      lo,
+      hi,
+    );
     if (typeof result === 'string') throw corrupt(this.#path, result);
-    return out[0]!;
   }
 
   #readState<T>(key: string, parse: (x: unknown) => T | undefined): T | undefined {
@@ -754,11 +805,19 @@ export class SqliteLogStorage implements LogStorage {
       ((st.maxChunkSeq.get() as [number | null])[0] ?? -1) + 1,
       this.#loadSnapshotFiles(),
     );
-    const max = (st.maxIndex.get() as [number | null])[0];
+    // Runs are ordered and never overlap: the last run ends the log.
+    const lastRun = st.lastRun.get() as [unknown, unknown] | undefined;
+    const max = lastRun?.[1] ?? null;
+    if (max !== null && !isUint(max)) throw corrupt(p, 'the last log run is malformed');
     this.#lastIndex = max !== null && max >= this.#firstIndex ? max : this.#firstIndex - 1;
-    this.#minStored = (st.minIndex.get() as [number | null])[0] ?? this.#lastIndex + 1;
+    const firstRun = st.firstRun.get() as [unknown, unknown] | undefined;
+    this.#minStored = isUint(firstRun?.[0]) ? firstRun[0] : this.#lastIndex + 1;
     if (this.#lastIndex >= this.#firstIndex) {
-      const first = (st.minIndexFrom.get(this.#firstIndex) as [number])[0];
+      const holder = st.runAt.get(this.#firstIndex) as RunRow | undefined;
+      const held = holder !== undefined && isUint(holder[1]) && holder[1] >= this.#firstIndex;
+      const first = held
+        ? this.#firstIndex
+        : (st.firstRunFrom.get(this.#firstIndex) as [number | null])[0];
       if (first !== this.#firstIndex) {
         throw corrupt(
           p,
@@ -837,7 +896,8 @@ export class SqliteLogStorage implements LogStorage {
       // a power failure only leaves rows that the next open deletes again. WAL keeps commits in
       // order, so the next synced save makes this one durable too.
       try {
-        this.#st.deleteBelow.run(below);
+        // Runs that end below the log; the one the log starts in stays whole.
+        this.#st.deleteRunsBelow.run(below, this.#firstIndex);
       } catch (e) {
         this.#failure = toStorageError(e, `${this.#path}: compaction failed`);
         return;

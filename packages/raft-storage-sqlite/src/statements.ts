@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Index } from 'raft-core';
 
-/** A `log` row as read by `selectRange` / `selectOne`. */
-export type LogRow = [idx: number, entry: unknown];
+/** A `log_run` row as read by `runAt` / `selectRuns`: entries `[first, last]`, back to back. */
+export type RunRow = [first: unknown, last: unknown, records: unknown];
 /** A `snapshot_chunk` row. */
 export type ChunkRow = [seq: number, data: unknown, crc: unknown];
 
@@ -12,17 +12,19 @@ type RawStmt<P extends unknown[]> = Database.Statement<P, unknown[]>;
 
 /** `Statements` are the prepared statements of one open database. */
 export interface Statements {
-  readonly insertEntry: Stmt<[Index, Uint8Array]>;
-  /** {@link INSERT_BATCH} rows in one statement: (idx, entry) pairs, flattened. */
-  readonly insertEntries: Stmt<unknown[]>;
-  readonly deleteFrom: Stmt<[Index]>;
-  readonly deleteBelow: Stmt<[Index]>;
+  readonly insertRun: Stmt<[Index, Index, Uint8Array]>;
+  readonly updateRun: Stmt<[Index, Uint8Array, Index]>;
+  /** Deletes the runs that start at or after an index. */
+  readonly deleteRunsFrom: Stmt<[Index]>;
+  /** Deletes the runs that start below the first index and end below the second. */
+  readonly deleteRunsBelow: Stmt<[Index, Index]>;
   readonly selectPage: RawStmt<[Index, Index]>;
-  readonly selectRange: RawStmt<[Index, Index]>;
-  readonly selectOne: RawStmt<[Index]>;
-  readonly minIndex: RawStmt<[]>;
-  readonly maxIndex: RawStmt<[]>;
-  readonly minIndexFrom: RawStmt<[Index]>;
+  readonly selectRuns: RawStmt<[Index, Index]>;
+  /** The run holding an index, or else the nearest one before it. */
+  readonly runAt: RawStmt<[Index]>;
+  readonly firstRun: RawStmt<[]>;
+  readonly lastRun: RawStmt<[]>;
+  readonly firstRunFrom: RawStmt<[Index]>;
   readonly upsertState: Stmt<[string, Uint8Array, number]>;
   readonly selectState: RawStmt<[string]>;
   readonly insertChunk: Stmt<[number, Uint8Array, number]>;
@@ -34,40 +36,44 @@ export interface Statements {
   readonly syncNormal: Stmt<[]>;
 }
 
-/**
- * Rows per multi-row INSERT. Each `run` crosses from JavaScript into SQLite once, binds and
- * steps, which costs more than inserting a row; 32 rows per statement take about a fifth off
- * the per-row cost of a save (measured in a micro-benchmark, 1000-entry transactions).
- */
-export const INSERT_BATCH = 32;
-
 /** `prepareStatements` prepares every statement SqliteLogStorage runs (schema: see schema.ts). */
 export function prepareStatements(db: Database.Database): Statements {
   const raw = <P extends unknown[]>(sql: string): RawStmt<P> =>
     db.prepare<P, unknown[]>(sql).raw(true);
   return {
-    insertEntry: db.prepare<[Index, Uint8Array]>('INSERT INTO log (idx, entry) VALUES (?, ?)'),
-    insertEntries: db.prepare<unknown[]>(
-      `INSERT INTO log (idx, entry) VALUES ${Array(INSERT_BATCH).fill('(?, ?)').join(', ')}`,
+    insertRun: db.prepare<[Index, Index, Uint8Array]>(
+      'INSERT INTO log_run (first, last, records) VALUES (?, ?, ?)',
     ),
-    deleteFrom: db.prepare<[Index]>('DELETE FROM log WHERE idx >= ?'),
-    deleteBelow: db.prepare<[Index]>('DELETE FROM log WHERE idx < ?'),
-    // A page of entries as one row: better-sqlite3 spends about a microsecond per row and per
-    // Buffer, so the records come back concatenated in one BLOB (see ENTRY_HEADER_BYTES).
-    // Rows come in rowid order (a rowid range scan); the checksum covers the expected index, so
-    // any other order would fail verification rather than return wrong data. Non-BLOB values (a
-    // damaged serial type) are counted so that they fail the read instead of being coerced.
+    updateRun: db.prepare<[Index, Uint8Array, Index]>(
+      'UPDATE log_run SET last = ?, records = ? WHERE first = ?',
+    ),
+    deleteRunsFrom: db.prepare<[Index]>('DELETE FROM log_run WHERE first >= ?'),
+    deleteRunsBelow: db.prepare<[Index, Index]>('DELETE FROM log_run WHERE first < ? AND last < ?'),
+    // The runs covering [lo, hi) as one row (from the run holding lo, or the first if none can): better-sqlite3 spends about a microsecond per row
+    // and per Buffer, so the records come back concatenated in one BLOB (see ENTRY_HEADER_BYTES),
+    // with the bounds that say which indexes they hold. Rows come in rowid order (a rowid range
+    // scan); every record's checksum covers the index it is read at, so any other order would
+    // fail verification rather than return wrong data. Values of the wrong type (a damaged
+    // serial type: STRICT checks types on write only) are counted so that they fail the read.
     selectPage: raw<[Index, Index]>(
-      `SELECT count(*), sum(typeof(entry) != 'blob'), CAST(group_concat(entry, '') AS BLOB)
-       FROM log WHERE idx >= ? AND idx < ?`,
+      `SELECT count(*), sum(typeof(records) != 'blob' OR typeof(last) != 'integer'),
+              min(first), max(last), sum(last - first + 1), CAST(group_concat(records, '') AS BLOB)
+       FROM log_run
+       WHERE first >= coalesce((SELECT first FROM log_run WHERE first <= ? ORDER BY first DESC LIMIT 1), 0)
+         AND first < ?`,
     ),
-    selectRange: raw<[Index, Index]>(
-      'SELECT idx, entry FROM log WHERE idx >= ? AND idx < ? ORDER BY idx',
+    selectRuns: raw<[Index, Index]>(
+      `SELECT first, last, records FROM log_run
+       WHERE first >= coalesce((SELECT first FROM log_run WHERE first <= ? ORDER BY first DESC LIMIT 1), 0)
+         AND first < ?
+       ORDER BY first`,
     ),
-    selectOne: raw<[Index]>('SELECT idx, entry FROM log WHERE idx = ?'),
-    minIndex: raw<[]>('SELECT min(idx) FROM log'),
-    maxIndex: raw<[]>('SELECT max(idx) FROM log'),
-    minIndexFrom: raw<[Index]>('SELECT min(idx) FROM log WHERE idx >= ?'),
+    runAt: raw<[Index]>(
+      'SELECT first, last, records FROM log_run WHERE first <= ? ORDER BY first DESC LIMIT 1',
+    ),
+    firstRun: raw<[]>('SELECT first, last FROM log_run ORDER BY first LIMIT 1'),
+    lastRun: raw<[]>('SELECT first, last FROM log_run ORDER BY first DESC LIMIT 1'),
+    firstRunFrom: raw<[Index]>('SELECT min(first) FROM log_run WHERE first >= ?'),
     upsertState: db.prepare<[string, Uint8Array, number]>(
       'INSERT INTO state (key, value, crc) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, crc = excluded.crc',
     ),

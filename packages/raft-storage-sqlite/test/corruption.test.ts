@@ -51,8 +51,11 @@ interface Fixture {
   readonly snapshot: Snapshot;
 }
 
-/** A closed database: snapshot at 10, entries 11..n, a hard state with a marker vote. */
-async function fixture(n = 2000, marked: number[] = []): Promise<Fixture> {
+/**
+ * A closed database: snapshot at 10, entries 11..n, a hard state with a marker vote. The entries
+ * after the first `perSave` are saved `perSave` at a time (each save stores its own rows).
+ */
+async function fixture(n = 2000, marked: number[] = [], perSave = n): Promise<Fixture> {
   const dir = await dirs.make();
   const options: SqliteLogStorageOptions = {
     path: join(dir, 'raft.db'),
@@ -67,11 +70,13 @@ async function fixture(n = 2000, marked: number[] = []): Promise<Fixture> {
   await s.save(
     {
       snapshot,
-      entries: log.slice(10),
+      entries: log.slice(10, 10 + perSave),
       hardState: { term: 1, vote: `${'<<vote>>'.padEnd(40, '#')}`, commit: 10 },
     },
     true,
   );
+  for (let i = 10 + perSave; i < log.length; i += perSave)
+    await s.save({ entries: log.slice(i, i + perSave) }, true);
   await s.compact(10);
   await s.close();
   return { options, path: options.path, log: log.slice(10), snapshot };
@@ -159,17 +164,25 @@ describe.each(THREADS)('damaged databases (%s thread)', (thread) => {
   });
 
   it('a missing row is a hole: reads across it fail, and a missing first entry fails the open', async () => {
-    const f = await fixture(500);
-    const del = (idx: number) => {
+    const f = await fixture(500, [], 10);
+    /** Deletes the row holding entry `idx`; returns the first entry it held. */
+    const del = (idx: number): number => {
       const db = new Database(f.path);
-      db.prepare('DELETE FROM log WHERE idx = ?').run(idx);
+      const [first] = db
+        .prepare('SELECT first FROM log_run WHERE first <= ? AND last >= ?')
+        .raw()
+        .get(idx, idx) as [number];
+      db.prepare('DELETE FROM log_run WHERE first = ?').run(first);
       db.close();
+      return first;
     };
-    del(200);
+    const hole = del(200);
+    expect(hole).toBeLessThanOrEqual(200);
+    expect(hole).toBeGreaterThan(11);
     const s = await open(f.options);
     try {
       const e = await expectStorageError(s.entries(11, 501), 'Corrupt');
-      expect(e.message).toContain('entry 200 is missing');
+      expect(e.message).toContain(`entry ${hole} is missing`);
       await expectStorageError(s.entries(150, 400, 1_000_000), 'Corrupt');
       await expectStorageError(s.term(200), 'Corrupt');
     } finally {

@@ -230,6 +230,8 @@ const tuning = fc.record({
   tailCacheBytes: fc.constantFrom(50, 4 * 1024 * 1024),
   snapshotChunkBytes: fc.constantFrom(7, 256, 1024 * 1024),
   compactionBatchRows: fc.constantFrom(1, 7, 5000),
+  // 1: a row per entry; 130: a few entries per row, so that truncations cut rows.
+  logRunBytes: fc.constantFrom(1, 130, 64 * 1024),
 });
 
 it('SqliteLogStorage behaves like MemoryLogStorage under random operations', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RaftError } from 'raft-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeEntries, encodeState, plainHardState } from '../src/codec.js';
 import {
   APPLICATION_ID,
   SCHEMA_VERSION,
@@ -65,6 +66,56 @@ describe('creating and opening', () => {
         db.prepare('SELECT key, value FROM meta').raw().all() as Array<[string, string]>,
       );
       expect(meta).toMatchObject({ cluster_id: 'c1', node_id: 'n1' });
+    });
+  });
+
+  it('migrates a schema-1 database (a row per entry) and keeps its log and state', async () => {
+    const { options, path } = await fresh({ tailCacheEntries: 0 });
+    const log = makeEntries(1, 20, 3, 0);
+    const hard = { term: 3, vote: 'n2', commit: 15 };
+    // What version 1 of this package wrote: the same records, one `log` row each.
+    raw(path, (db) => {
+      db.pragma('journal_mode = WAL');
+      db.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+        CREATE TABLE log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL) STRICT;
+        CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, crc INTEGER NOT NULL) STRICT;
+        CREATE TABLE snapshot_chunk (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, crc INTEGER NOT NULL) STRICT;
+      `);
+      const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      put.run('cluster_id', 'c1');
+      put.run('node_id', 'n1');
+      const { bytes, offsets } = encodeEntries(log, 0);
+      const row = db.prepare('INSERT INTO log (idx, entry) VALUES (?, ?)');
+      for (let i = 0; i < log.length; i++)
+        row.run(i + 1, bytes.subarray(offsets[i], offsets[i + 1]));
+      const st = encodeState('hard', plainHardState(hard));
+      db.prepare('INSERT INTO state (key, value, crc) VALUES (?, ?, ?)').run(
+        'hard',
+        st.value,
+        st.crc,
+      );
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma('user_version = 1');
+    });
+    const s = await openTracked(options);
+    expect(await s.initialState()).toMatchObject({ firstIndex: 1, lastIndex: 20, hardState: hard });
+    expect(await s.entries(1, 21)).toEqual(log);
+    expect(await s.term(7)).toBe(3);
+    // The migrated rows take later writes: a conflicting suffix from 12, and appends after it.
+    const tail = makeEntries(12, 5, 4, 1);
+    await s.save({ entries: tail }, true);
+    await s.close();
+    const again = await openTracked(options);
+    expect(await again.entries(1, 17)).toEqual([...log.slice(0, 11), ...tail]);
+    await again.close();
+    raw(path, (db) => {
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const tables = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .pluck()
+        .all();
+      expect(tables.sort()).toEqual(['log_run', 'meta', 'snapshot_chunk', 'state']);
     });
   });
 
@@ -180,17 +231,25 @@ describe('creating and opening', () => {
 });
 
 describe('compaction behind a snapshot', () => {
+  /** How many entries the rows that end below `below` hold. */
   const countRows = (path: string, below: number) =>
     raw(
       path,
       (db) =>
-        (db.prepare('SELECT count(*) FROM log WHERE idx < ?').raw().get(below) as [number])[0],
+        (
+          db
+            .prepare('SELECT coalesce(sum(last - first + 1), 0) FROM log_run WHERE last < ?')
+            .raw()
+            .get(below) as [number]
+        )[0],
     );
 
   it('deletes the covered rows in batches while appends go on', async () => {
     const { options, path } = await fresh({ compactionBatchRows: 100 });
     const s = await SqliteLogStorage.open(options);
-    await s.save({ entries: makeEntries(1, 5000, 1, 1, 20) }, true);
+    // 50 saves of 100 entries: 50 rows.
+    for (let i = 0; i < 50; i++)
+      await s.save({ entries: makeEntries(1 + 100 * i, 100, 1, 1, 20) }, i === 49);
     const conf = {
       voters: ['n1'],
       learners: [],
@@ -219,7 +278,9 @@ describe('compaction behind a snapshot', () => {
   it('resumes an interrupted compaction on the next open', async () => {
     const { options, path } = await fresh({ compactionBatchRows: 10 });
     const s = await SqliteLogStorage.open(options);
-    await s.save({ entries: makeEntries(1, 2000, 1, 1, 20) }, true);
+    // 200 saves of 10 entries: 200 rows, one per batch of the compaction.
+    for (let i = 0; i < 200; i++)
+      await s.save({ entries: makeEntries(1 + 10 * i, 10, 1, 1, 20) }, i === 199);
     const conf = {
       voters: ['n1'],
       learners: [],
