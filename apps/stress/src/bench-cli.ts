@@ -12,7 +12,7 @@ import { runStress, type StressOptions, type StressReport } from './run.js';
 import { sweepMain } from './sweep.js';
 
 export const BENCH_USAGE = `usage: stress [bench] [--nodes N] [--storage sqlite|memory] [--transport ws|memory]
-                    [--sqlite-thread main|worker]
+                    [--sqlite-thread main|worker] [--checkpoint-pages N]
                     [--entries N | --duration S] [--size B] [--concurrency N]
                     [--processes] [--tick-ms N] [--json FILE]
        stress bench --sweep [--duration S] [--storage …] [--transport …] [--processes]
@@ -22,6 +22,7 @@ const OPTIONS = {
   nodes: { type: 'string', default: '3' },
   storage: { type: 'string', default: 'sqlite' },
   'sqlite-thread': { type: 'string', default: 'main' },
+  'checkpoint-pages': { type: 'string' },
   transport: { type: 'string', default: 'ws' },
   entries: { type: 'string' },
   duration: { type: 'string' },
@@ -71,6 +72,9 @@ export function benchOptions(values: Values): StressOptions {
     nodes: num('nodes', values.nodes, 1),
     storage,
     sqliteThread,
+    ...(values['checkpoint-pages'] !== undefined && {
+      checkpointPages: num('checkpoint-pages', values['checkpoint-pages'], 1),
+    }),
     transport,
     entries,
     durationS,

@@ -17,6 +17,8 @@ export interface StressOptions {
   readonly storage: 'sqlite' | 'memory';
   /** SQLite storage only: run each node's database on the main thread (default) or a worker. */
   readonly sqliteThread?: 'main' | 'worker';
+  /** SQLite storage only: WAL pages per checkpoint (the storage's `checkpointPages`). */
+  readonly checkpointPages?: number;
   readonly transport: 'ws' | 'memory';
   /** Stop after this many entries (0 = until `durationS`). */
   readonly entries: number;
@@ -119,6 +121,7 @@ async function runOnce(o: StressOptions): Promise<Omit<StressReport, 'attempts'>
       ids,
       storage: o.storage,
       sqliteThread: o.sqliteThread ?? 'main',
+      ...(o.checkpointPages !== undefined && { checkpointPages: o.checkpointPages }),
       transport: o.transport,
       dir,
       tickMs: o.tickMs ?? 50,

@@ -3,7 +3,7 @@
  *
  *   pnpm --filter raft-storage-sqlite bench            # everything
  *   BENCH_ONLY=append|eventloop|channel|restart|snapshot pnpm --filter raft-storage-sqlite bench
- *   BENCH_DIR=/some/disk  BENCH_ENTRIES=1000000  BENCH_SECONDS=2
+ *   BENCH_DIR=/some/disk  BENCH_ENTRIES=1000000  BENCH_SECONDS=2  BENCH_CHECKPOINT_PAGES=128
  *
  * - append: durable (synchronous=FULL, sync=true) appends of 100-byte entries in batches of 1, 10,
  *   100 and 1000: entries/s, saves/s and save latency percentiles;
@@ -27,6 +27,11 @@ import { packEntries } from '../src/worker-protocol.js';
 const ONLY = process.env.BENCH_ONLY;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const RESTART_ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
+/** The storages' `checkpointPages` (default: theirs). */
+const CHECKPOINT_PAGES =
+  process.env.BENCH_CHECKPOINT_PAGES === undefined
+    ? undefined
+    : Number(process.env.BENCH_CHECKPOINT_PAGES);
 const root = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'raft-sqlite-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
@@ -46,7 +51,12 @@ type Thread = 'main' | 'worker';
 async function openFresh(
   thread: Thread = 'main',
 ): Promise<SqliteLogStorage | SqliteWorkerLogStorage> {
-  const options = { path: join(root, `bench-${dbCount++}.db`), clusterId: 'bench', nodeId: 'n1' };
+  const options = {
+    path: join(root, `bench-${dbCount++}.db`),
+    clusterId: 'bench',
+    nodeId: 'n1',
+    ...(CHECKPOINT_PAGES !== undefined && { checkpointPages: CHECKPOINT_PAGES }),
+  };
   return thread === 'worker'
     ? SqliteWorkerLogStorage.open(options)
     : SqliteLogStorage.open(options);

@@ -103,6 +103,8 @@ export interface Identity {
 export interface ConnectionSettings {
   readonly synchronous: 'full' | 'normal';
   readonly create: boolean;
+  /** `PRAGMA wal_autocheckpoint`: WAL pages after which a commit checkpoints. */
+  readonly checkpointPages: number;
 }
 
 /**
@@ -150,6 +152,7 @@ export function openDatabase(
     db.pragma('cache_size = -16384');
     db.pragma('temp_store = MEMORY');
     db.pragma('journal_size_limit = 67108864');
+    db.pragma(`wal_autocheckpoint = ${settings.checkpointPages}`);
     // Read-only checks first: never write to a file that is not ours.
     const version = checkSchema(db, path);
     const mode = db.pragma('journal_mode = WAL', { simple: true });

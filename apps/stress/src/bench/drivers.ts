@@ -33,6 +33,8 @@ export interface ClusterSpec {
   readonly storage: 'sqlite' | 'memory';
   /** Where each node's SQLite database runs (`--sqlite-thread`). */
   readonly sqliteThread: 'main' | 'worker';
+  /** SQLite's `checkpointPages` option (`--checkpoint-pages`); the storage's default if absent. */
+  readonly checkpointPages?: number;
   readonly transport: 'ws' | 'memory';
   readonly dir: string;
   readonly tickMs: number;
@@ -78,7 +80,7 @@ export async function inProcess(c: ClusterSpec): Promise<Driver> {
     for (const [i, id] of c.ids.entries()) {
       const storage: LogStorage =
         c.storage === 'sqlite'
-          ? await openSqlite(c.sqliteThread, join(c.dir, `${id}.db`), id)
+          ? await openSqlite(c.sqliteThread, join(c.dir, `${id}.db`), id, c.checkpointPages)
           : new MemoryLogStorage();
       nodes.push(
         await RaftNode.start({
@@ -186,6 +188,7 @@ export async function processes(c: ClusterSpec): Promise<Driver> {
           id: r.id,
           storage: c.storage,
           sqliteThread: c.sqliteThread,
+          ...(c.checkpointPages !== undefined && { checkpointPages: c.checkpointPages }),
           dir: c.dir,
           secret,
         }),

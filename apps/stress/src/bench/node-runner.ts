@@ -18,6 +18,7 @@ export type RunnerRequest =
       id: string;
       storage: 'sqlite' | 'memory';
       sqliteThread: 'main' | 'worker';
+      checkpointPages?: number;
       dir: string;
       secret: string;
     }
@@ -60,7 +61,7 @@ async function handle(m: RunnerRequest): Promise<object> {
       await transport.listen();
       storage =
         m.storage === 'sqlite'
-          ? await openSqlite(m.sqliteThread, join(m.dir, `${id}.db`), id)
+          ? await openSqlite(m.sqliteThread, join(m.dir, `${id}.db`), id, m.checkpointPages)
           : new MemoryLogStorage();
       return { port: transport.address().port };
     }

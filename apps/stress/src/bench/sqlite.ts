@@ -9,8 +9,14 @@ export function openSqlite(
   thread: 'main' | 'worker',
   path: string,
   nodeId: string,
+  checkpointPages?: number,
 ): Promise<LogStorage> {
-  const options = { path, clusterId: 'stress', nodeId };
+  const options = {
+    path,
+    clusterId: 'stress',
+    nodeId,
+    ...(checkpointPages !== undefined && { checkpointPages }),
+  };
   return thread === 'worker'
     ? SqliteWorkerLogStorage.open(options)
     : SqliteLogStorage.open(options);
