@@ -92,11 +92,11 @@ export interface SqliteLogStorageOptions {
   readonly logRunBytes?: number;
   /**
    * WAL pages (4 KiB) after which a commit copies the WAL into the database file (SQLite's
-   * `wal_autocheckpoint`; default 1000, SQLite's own). The checkpoint runs inside that commit, on
-   * the thread that saves, with two fsyncs: the main thread's longest stalls. Fewer pages make
-   * each stall shorter and the stalls more frequent: 128 took the event-loop lateness p99 of back
-   * to back 1000-entry saves from 7–18 ms to 1.6–4 ms, and cost a 3-node cluster in one process
-   * 10–25 % of its throughput (BENCHMARKS.md, round 3). An integer ≥ 1.
+   * `wal_autocheckpoint`; default 128). The checkpoint runs inside that commit, on the thread
+   * that saves, with two fsyncs: the main thread's longest stalls, growing with the pages copied.
+   * SQLite's own default, 1000, left a 10 ms timer late by 7–18 ms (p99) while 1000-entry saves
+   * ran back to back; 128 by 1.6–4 ms, for about 3 % of a 3-node cluster's throughput in one
+   * process and none measurable with a process per node (BENCHMARKS.md, round 3). An integer ≥ 1.
    */
   readonly checkpointPages?: number;
 }
@@ -192,7 +192,7 @@ export class SqliteLogStorage implements LogStorage {
         );
       }
     }
-    const checkpointPages = options.checkpointPages ?? 1000;
+    const checkpointPages = options.checkpointPages ?? 128;
     if (!Number.isSafeInteger(checkpointPages) || checkpointPages < 1) {
       throw new RaftError(
         'InvalidArgument',

@@ -220,19 +220,20 @@ describe('creating and opening', () => {
     await expectStorageError(s.save({ entries: makeEntries(1, 2, 1, 0) }, true), 'Closed');
   });
 
-  it('checkpointPages bounds the WAL; a bad value is refused', async () => {
-    /** Saves 2 MB in 10 KB saves; returns the WAL's size (it grows to what a checkpoint allows). */
+  it('checkpointPages bounds the WAL (default 128); a bad value is refused', async () => {
+    /** Saves 4 MB in 10 KB saves; returns the WAL's size (it grows to what a checkpoint allows). */
     const walAfterLoad = async (extra: Partial<SqliteLogStorageOptions>) => {
       const { options, path } = await fresh(extra);
       const s = await openTracked(options);
-      for (let i = 0; i < 200; i++)
+      for (let i = 0; i < 400; i++)
         await s.save({ entries: makeEntries(1 + 20 * i, 20, 1, 3, 1000) }, true);
       return statSync(`${path}-wal`).size;
     };
-    const small = await walAfterLoad({ checkpointPages: 16 });
+    expect(await walAfterLoad({ checkpointPages: 16 })).toBeLessThan(256 * 1024);
     const dflt = await walAfterLoad({});
-    expect(small).toBeLessThan(512 * 1024);
-    expect(dflt).toBeGreaterThan(1024 * 1024);
+    expect(dflt).toBeGreaterThan(256 * 1024);
+    expect(dflt).toBeLessThan(1024 * 1024);
+    expect(await walAfterLoad({ checkpointPages: 1000 })).toBeGreaterThan(2 * 1024 * 1024);
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       const { options } = await fresh({ checkpointPages: bad });
       await expect(SqliteLogStorage.open(options)).rejects.toMatchObject({
