@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ProcessCluster } from '../../../apps/kvapi/test/support/cluster.js';
+import { ProcessCluster } from '../../../apps/kvapi/test/support/cluster.js';
 import {
   KvCasFailedError,
   KvClient,
@@ -89,7 +89,7 @@ describe('KvClient', () => {
   });
 
   it('skips a dead endpoint and survives losing the leader', async () => {
-    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dead = 'http://127.0.0.1:2'; // nothing listens on port 2
     const client = new KvClient({ endpoints: [dead, ...c.urls()], timeoutMs: 20_000 });
     await client.put('cl/l', '1');
     const leader = await c.waitLeader();
@@ -101,8 +101,10 @@ describe('KvClient', () => {
   });
 
   it('fails with KvNotAppliedError when no node is reachable, within the timeout', async () => {
+    // NB: port 2, where nothing listens (fetch refuses port 1 outright). A port from freePort() was free when asked, but a
+    // server of a test running in parallel could take it (and answer nothing) before the put.
     const client = new KvClient({
-      endpoints: [`http://127.0.0.1:${await freePort()}`],
+      endpoints: ['http://127.0.0.1:2'],
       timeoutMs: 1500,
     });
     const t0 = Date.now();
