@@ -101,8 +101,8 @@ describe('KvClient', () => {
   });
 
   it('fails with KvNotAppliedError when no node is reachable, within the timeout', async () => {
-    // NB: port 2, where nothing listens (fetch refuses port 1 outright). A port from freePort() was free when asked, but a
-    // server of a test running in parallel could take it (and answer nothing) before the put.
+    // NB: port 2, where nothing listens (fetch refuses port 1 outright). A port from freePort()
+    // was free when asked, but a test running in parallel could bind it before the put.
     const client = new KvClient({
       endpoints: ['http://127.0.0.1:2'],
       timeoutMs: 1500,
