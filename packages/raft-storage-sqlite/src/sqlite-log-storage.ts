@@ -907,18 +907,27 @@ export class SqliteLogStorage implements LogStorage {
     while (this.#minStored < this.#firstIndex && !this.#closed && this.#failure === undefined) {
       await nextTurn();
       if (this.#closed || this.#failure !== undefined) return;
-      const below = Math.min(this.#minStored + this.#batchRows, this.#firstIndex);
       // NB: no fsync for these commits: the rows are already outside the log, so a delete lost in
       // a power failure only leaves rows that the next open deletes again. WAL keeps commits in
       // order, so the next synced save makes this one durable too.
       try {
+        // Runs are ordered and never overlap: the first one says where rows still wait.
+        const row = this.#st.firstRun.get() as [unknown, unknown] | undefined;
+        const [first, last] = row ?? [this.#firstIndex, this.#firstIndex];
+        if (!isUint(first) || !isUint(last) || last >= this.#firstIndex) {
+          // Nothing lies wholly behind the log (the run it starts in stays whole); a malformed
+          // row is left for reads to report.
+          this.#minStored = this.#firstIndex;
+          return;
+        }
+        const below = Math.min(first + this.#batchRows, this.#firstIndex);
         // Runs that end below the log; the one the log starts in stays whole.
         this.#st.deleteRunsBelow.run(below, this.#firstIndex);
+        this.#minStored = below;
       } catch (e) {
         this.#failure = toStorageError(e, `${this.#path}: compaction failed`);
         return;
       }
-      this.#minStored = below;
     }
   }
 }

@@ -18,7 +18,7 @@ import { TempDirs } from './support/temp-dirs.js';
  */
 
 const SEED = process.env.FC_SEED === undefined ? 20_240_601 : Number(process.env.FC_SEED);
-const RUNS = process.env.FC_RUNS === undefined ? 40 : Number(process.env.FC_RUNS);
+const RUNS = process.env.FC_RUNS === undefined ? 100 : Number(process.env.FC_RUNS);
 
 const dirs = new TempDirs();
 afterAll(() => dirs.removeAll());
@@ -230,8 +230,9 @@ const tuning = fc.record({
   tailCacheBytes: fc.constantFrom(50, 4 * 1024 * 1024),
   snapshotChunkBytes: fc.constantFrom(7, 256, 1024 * 1024),
   compactionBatchRows: fc.constantFrom(1, 7, 5000),
-  // 1: a row per entry; 130: a few entries per row, so that truncations cut rows.
-  logRunBytes: fc.constantFrom(1, 130, 64 * 1024),
+  // 1: a row per entry; 700: about four entries (of up to 300 B) per row, so that truncations
+  // and snapshots land inside rows.
+  logRunBytes: fc.constantFrom(1, 700, 64 * 1024),
 });
 
 it('SqliteLogStorage behaves like MemoryLogStorage under random operations', async () => {

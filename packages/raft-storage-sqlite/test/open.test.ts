@@ -297,6 +297,37 @@ describe('compaction behind a snapshot', () => {
     expect(countRows(path, 1e9)).toBe(510);
   });
 
+  it('keeps the row the log starts in: a snapshot inside a row leaves its later entries readable', async () => {
+    const { options } = await fresh({ tailCacheEntries: 0 });
+    const s = await SqliteLogStorage.open(options);
+    // Three saves of 10: rows [1, 10], [11, 20], [21, 30].
+    for (let i = 0; i < 3; i++) await s.save({ entries: makeEntries(1 + 10 * i, 10, 1, 4) }, true);
+    const conf = {
+      voters: ['n1'],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    // A snapshot at 25 whose term matches: entries 26..30 stay in the log.
+    await s.save(
+      {
+        snapshot: { meta: { index: 25, term: 1, confState: conf }, data: new Uint8Array(3) },
+        entries: [],
+      },
+      true,
+    );
+    await s.compact(25);
+    expect(await s.entries(26, 31)).toEqual(makeEntries(26, 5, 1, 4));
+    await s.close();
+    expect(countRows(options.path, 26)).toBe(0);
+    expect(countRows(options.path, 1e9)).toBe(10); // the row [21, 30] stays whole
+    const again = await openTracked(options);
+    expect(await again.initialState()).toMatchObject({ firstIndex: 26, lastIndex: 30 });
+    expect(await again.entries(26, 31)).toEqual(makeEntries(26, 5, 1, 4));
+    expect(await again.term(26)).toBe(1);
+  });
+
   it('resumes an interrupted compaction on the next open', async () => {
     const { options, path } = await fresh({ compactionBatchRows: 10 });
     const s = await SqliteLogStorage.open(options);
