@@ -145,6 +145,17 @@ export class RaftLog {
   }
 
   /**
+   * Appends `e` right after the last entry (a leader's own new entry): `append([e])` without the
+   * array. Nothing is replaced, so `stable` stays; `e.index` must be `lastIndex() + 1`.
+   */
+  appendLast(e: Entry): void {
+    if (e.index !== this.lastIndex() + 1)
+      panic(`appendLast at ${e.index}: the last index is ${this.lastIndex()}`);
+    this.entries.push(e);
+    if (e.index < this.dirtyFrom) this.dirtyFrom = e.index;
+  }
+
+  /**
    * The follower side of AppendEntries (§5.3): if the entry at `index` has term `logTerm`,
    * append `ents` (skipping those already present, truncating at the first conflict), advance
    * the commit index to min(`commit`, last new entry) and return the last new index.
