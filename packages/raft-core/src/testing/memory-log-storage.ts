@@ -171,7 +171,7 @@ export class MemoryLogStorage implements LogStorage {
       // sweep. (A shared arena of 64 KiB–1 MiB was tried: no faster than one buffer per write.)
       const n = ents.length - plan.appendFrom;
       let total = 0;
-      for (let k = 0; k < n; k++) total += ents[plan.appendFrom + k]!.data.byteLength;
+      for (let k = 0; k < n; k++) total += ents[plan.appendFrom + k]!.data.length; // NB: entrySize
       const mem = new ArrayBuffer(13 * n + 4 + total);
       const terms = new Float64Array(mem, 0, n);
       const offs = new Uint32Array(mem, 8 * n, n + 1);
@@ -184,7 +184,7 @@ export class MemoryLogStorage implements LogStorage {
         types[k] = e.type;
         offs[k] = off;
         buf.set(e.data, off);
-        off += e.data.byteLength;
+        off += e.data.length;
       }
       offs[n] = off;
       this.#runs.push({
