@@ -38,6 +38,24 @@ describe('ProposalTracker', () => {
     expect(t.indexes()).toEqual([]);
   });
 
+  it('empties after every batch and reuses its slots', async () => {
+    const t = new ProposalTracker<number>();
+    let index = 1;
+    for (let batch = 0; batch < 5; batch++) {
+      const size = batch % 2 === 0 ? 40 : 7; // a smaller batch after a larger one
+      const ps = Array.from({ length: size }, () => outcome(t.add(index, 1, 100 + index++)));
+      for (let i = index - size; i < index; i++) t.applied(entry(i, 1), -i);
+      expect(t.size).toBe(0);
+      expect(t.indexes()).toEqual([]);
+      const got = await Promise.all(ps);
+      expect(got).toEqual(Array.from({ length: size }, (_, k) => ({ ok: -(index - size + k) })));
+    }
+    // A spare slot is never mistaken for a pending proposal.
+    t.applied(entry(3, 1), 0);
+    t.expire(1_000_000, 1);
+    expect(t.size).toBe(0);
+  });
+
   it('ignores applied entries it does not track, and rejects a superseded proposal', async () => {
     const t = new ProposalTracker<string>();
     const a = outcome(t.add(5, 2, 100));

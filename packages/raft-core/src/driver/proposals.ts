@@ -29,12 +29,15 @@ interface Pending {
 /**
  * `ProposalTracker` holds the promise of every proposal awaiting its entry's outcome.
  *
- * The pending proposals are kept in index order, column-wise, from `head` on: position `k`
- * holds the proposal at index `idx[k]`. NB: a leader's proposals take increasing indexes and
- * its entries are applied in index order, so `add` appends and `applied` takes the head (the
- * simulator checks that no proposal stays pending at an applied index); an index taken again
- * after a truncation is placed by binary search.
- * Invariant: `idx` is strictly increasing over `[head, idx.length)`.
+ * The pending proposals are kept in index order, column-wise, at positions `[head, tail)`:
+ * position `k` holds the proposal at index `idx[k]`. NB: a leader's proposals take increasing
+ * indexes and its entries are applied in index order, so `add` appends and `applied` takes the
+ * head (the simulator checks that no proposal stays pending at an applied index); an index
+ * taken again after a truncation is placed by binary search. Positions from `tail` on are
+ * spare capacity: under load the tracker empties after every batch, and arrays emptied by
+ * `length = 0` would be regrown each time.
+ * Invariants: `idx` is strictly increasing over `[head, tail)`; every column has the same
+ * length, at least `tail`; spare slots hold no resolving functions.
  */
 export class ProposalTracker<R> {
   private readonly idx: Index[] = [];
@@ -44,9 +47,10 @@ export class ProposalTracker<R> {
   private readonly resolves: Resolve[] = [];
   private readonly rejects: Reject[] = [];
   private head = 0;
+  private tail = 0;
 
   get size(): number {
-    return this.idx.length - this.head;
+    return this.tail - this.head;
   }
 
   /**
@@ -60,13 +64,22 @@ export class ProposalTracker<R> {
     const reject = capturedReject;
     capturedResolve = noop;
     capturedReject = noop;
-    const n = this.idx.length;
-    if (n === this.head || (this.idx[n - 1] as Index) < index) {
-      this.idx.push(index);
-      this.terms.push(term);
-      this.deadlines.push(deadline);
-      this.resolves.push(resolve);
-      this.rejects.push(reject);
+    const t = this.tail;
+    if (t === this.head || (this.idx[t - 1] as Index) < index) {
+      if (t < this.idx.length) {
+        this.idx[t] = index;
+        this.terms[t] = term;
+        this.deadlines[t] = deadline;
+        this.resolves[t] = resolve;
+        this.rejects[t] = reject;
+      } else {
+        this.idx.push(index);
+        this.terms.push(term);
+        this.deadlines.push(deadline);
+        this.resolves.push(resolve);
+        this.rejects.push(reject);
+      }
+      this.tail = t + 1;
       return p;
     }
     const pos = this.lowerBound(index);
@@ -76,6 +89,7 @@ export class ProposalTracker<R> {
       this.deadlines.splice(pos, 0, deadline);
       this.resolves.splice(pos, 0, resolve);
       this.rejects.splice(pos, 0, reject);
+      this.tail = t + 1;
       return p;
     }
     const oldTerm = this.terms[pos] as Term;
@@ -96,12 +110,12 @@ export class ProposalTracker<R> {
   /** The entry at `e.index` was applied with `result`. */
   applied(e: Entry, result: unknown): void {
     const h = this.head;
-    if (h === this.idx.length) return;
+    if (h === this.tail) return;
     let pos = h;
     if (this.idx[h] !== e.index) {
       if ((this.idx[h] as Index) > e.index) return;
       pos = this.lowerBound(e.index);
-      if (this.idx[pos] !== e.index) return;
+      if (pos === this.tail || this.idx[pos] !== e.index) return;
     }
     const term = this.terms[pos] as Term;
     const resolve = this.resolves[pos] as Resolve;
@@ -147,13 +161,13 @@ export class ProposalTracker<R> {
 
   /** Indexes of the pending proposals, in increasing order. */
   indexes(): Index[] {
-    return this.idx.slice(this.head);
+    return this.idx.slice(this.head, this.tail);
   }
 
-  /** Position of the first pending proposal with index ≥ `index` (`idx.length` if none). */
+  /** Position of the first pending proposal with index ≥ `index` (`tail` if none). */
   private lowerBound(index: Index): number {
     let lo = this.head;
-    let hi = this.idx.length;
+    let hi = this.tail;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if ((this.idx[mid] as Index) < index) lo = mid + 1;
@@ -166,24 +180,34 @@ export class ProposalTracker<R> {
   private removeAt(pos: number): void {
     if (pos !== this.head) {
       for (const col of this.columns()) col.splice(pos, 1);
+      this.tail--;
       return;
     }
     // Drop the references the slot holds (its promise's resolving functions) right away.
     this.resolves[pos] = noop;
     this.rejects[pos] = noop;
     this.head = pos + 1;
-    const n = this.idx.length;
-    if (this.head === n) {
-      for (const col of this.columns()) col.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > n) {
+      this.tail = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.tail) {
       // Amortized O(1): the live part is shorter than the part dropped.
-      for (const col of this.columns()) {
-        col.copyWithin(0, this.head);
-        col.length = n - this.head;
-      }
-      this.head = 0;
+      this.moveDown(this.head, this.tail);
     }
+  }
+
+  /** Moves the live positions `[from, to)` down to `[0, to - from)`. */
+  private moveDown(from: number, to: number): void {
+    for (const col of this.columns()) col.copyWithin(0, from, to);
+    this.clearSpare(to - from, to);
+    this.head = 0;
+    this.tail = to - from;
+  }
+
+  /** Spare slots `[from, to)` let go of the resolving functions they still refer to. */
+  private clearSpare(from: number, to: number): void {
+    this.resolves.fill(noop, from, to);
+    this.rejects.fill(noop, from, to);
   }
 
   /**
@@ -192,9 +216,9 @@ export class ProposalTracker<R> {
    */
   private take(pick: (k: number) => boolean): Pending[] {
     const out: Pending[] = [];
-    const n = this.idx.length;
+    const t = this.tail;
     let w = 0;
-    for (let k = this.head; k < n; k++) {
+    for (let k = this.head; k < t; k++) {
       if (pick(k)) {
         out.push({
           index: this.idx[k] as Index,
@@ -210,10 +234,9 @@ export class ProposalTracker<R> {
       this.rejects[w] = this.rejects[k] as Reject;
       w++;
     }
-    if (out.length > 0 || this.head > 0) {
-      for (const col of this.columns()) col.length = w;
-      this.head = 0;
-    }
+    this.clearSpare(w, t);
+    this.head = 0;
+    this.tail = w;
     return out;
   }
 
