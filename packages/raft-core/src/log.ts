@@ -174,7 +174,8 @@ export class RaftLog {
     if (ci !== 0) {
       if (ci <= this.committed)
         panic(`entry ${ci} conflicts with committed entry (committed=${this.committed})`);
-      this.append(ents.slice(ci - index - 1));
+      // Usually every entry is new (ci === index + 1): append them without copying the array.
+      this.append(ci === index + 1 ? ents : ents.slice(ci - index - 1));
     }
     this.commitTo(Math.min(commit, lastNew));
     return lastNew;
