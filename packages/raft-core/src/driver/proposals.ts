@@ -10,7 +10,8 @@ type Resolve = (r: never) => void;
 type Reject = (e: Error) => void;
 
 // The resolving functions of the promise being created: one executor for every proposal, so a
-// proposal allocates its promise and nothing else here (no closure, no record, no Map entry).
+// proposal allocates its promise and that promise's resolving functions, and nothing else here
+// (no executor closure, no record, no Map entry).
 let capturedResolve: Resolve = noop;
 let capturedReject: Reject = noop;
 function capture(resolve: Resolve, reject: Reject): void {
@@ -19,10 +20,9 @@ function capture(resolve: Resolve, reject: Reject): void {
 }
 function noop(): void {}
 
-/** One pending proposal, as handed to a caller that settles it (a slow path: never per entry). */
+/** A pending proposal taken out of the columns to be rejected (slow paths, not per entry). */
 interface Pending {
   readonly index: Index;
-  readonly term: Term;
   readonly reject: Reject;
 }
 
@@ -220,11 +220,7 @@ export class ProposalTracker<R> {
     let w = 0;
     for (let k = this.head; k < t; k++) {
       if (pick(k)) {
-        out.push({
-          index: this.idx[k] as Index,
-          term: this.terms[k] as Term,
-          reject: this.rejects[k] as Reject,
-        });
+        out.push({ index: this.idx[k] as Index, reject: this.rejects[k] as Reject });
         continue;
       }
       this.idx[w] = this.idx[k] as Index;

@@ -295,7 +295,7 @@ export class MemoryLogStorage implements LogStorage {
       }
       at = 0;
     }
-    this.#chunkUsed = at + ((bytes + 7) & ~7);
+    this.#chunkUsed = at + Math.ceil(bytes / 8) * 8;
     return at;
   }
 
