@@ -754,7 +754,7 @@ export class RaftNode<R = unknown> {
         this.fail(err, 'StateMachine');
         return false;
       }
-      this.bytesSinceSnapshot += e.data.byteLength;
+      this.bytesSinceSnapshot += e.data.length; // NB: `length`, see entrySize
       this.proposals.applied(e, result);
     }
     return true;

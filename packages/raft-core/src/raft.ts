@@ -249,7 +249,7 @@ export class Raft {
     // §8: a new leader commits an empty entry of its own term to learn what is committed.
     // A conf change may be uncommitted in our log: allow a new one only once it is applied.
     this.pendingConfIndex = this.log.lastIndex();
-    this.appendEntries([{ index: 0, term: 0, type: EntryType.Normal, data: EMPTY }]);
+    this.appendEntry(EntryType.Normal, EMPTY);
     this.logger.info(`${this.id} became leader at term ${this.term}`);
   }
 
@@ -609,16 +609,15 @@ export class Raft {
     return this.pendingBcast && this.role === 'leader';
   }
 
-  /** @internal */
-  appendEntries(ents: readonly Entry[]): Index {
-    let li = this.log.lastIndex();
-    const stamped: Entry[] = ents.map((e) => {
-      li++;
-      return { index: li, term: this.term, type: e.type, data: e.data };
-    });
-    this.log.append(stamped);
+  /**
+   * @internal Appends one entry of the current term after the last one; returns its index.
+   * NB: one object per proposal, no intermediate arrays: this runs once per `propose()`.
+   */
+  appendEntry(type: EntryType, data: Uint8Array): Index {
+    const index = this.log.lastIndex() + 1;
+    this.log.appendLast({ index, term: this.term, type, data });
     this.pendingBcast = true;
-    return li;
+    return index;
   }
 
   /**
@@ -634,7 +633,7 @@ export class Raft {
         `leadership is being transferred to ${this.leadTransferee}`,
       );
     }
-    const index = this.appendEntries([{ index: 0, term: 0, type, data }]);
+    const index = this.appendEntry(type, data);
     return { index, term: this.term };
   }
 

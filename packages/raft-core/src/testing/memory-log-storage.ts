@@ -20,8 +20,8 @@ import {
  * It keeps nothing across processes, so `sync` is accepted and ignored. Its state survives
  * `close()` (close is a no-op), so a test can "restart" a node on the same object.
  *
- * Writes are copied in (a caller may reuse its buffers after `save` resolves); reads return new
- * entry objects whose `data` are views of the stored bytes, which callers must treat as read-only.
+ * Writes are copied in (a caller may reuse its buffers after `save` resolves), and reads return
+ * copies: the storage reuses its memory once the entries stored there are discarded.
  *
  * Semantics shared with every conforming storage (see the conformance suite):
  * - installing a snapshot at index `s` discards the log up to `s`; entries after `s` are kept
@@ -42,6 +42,11 @@ export class MemoryLogStorage implements LogStorage {
   #count = 0;
   /** Consecutive runs: `#runs[j + 1].first === #runs[j].first + #runs[j].count`. */
   #runs: Run[] = [];
+  /** The chunk new runs are carved from, free from `#chunkUsed` on. */
+  #chunk: Chunk | null = null;
+  #chunkUsed = 0;
+  /** Chunks no stored run refers to any more, kept for reuse (at most `SPARE_CHUNKS`). */
+  #spare: Chunk[] = [];
 
   /** @internal The durable (last index, last term), synchronously (for the simulator's checks). */
   _last(): { index: Index; term: Term } {
@@ -98,15 +103,26 @@ export class MemoryLogStorage implements LogStorage {
     if (lo === hi) return out;
     let size = 0;
     let j = this.#runAt(lo);
-    for (let index = lo; index < hi; j++) {
+    scan: for (let index = lo; index < hi; j++) {
       const r = this.#runs[j] as Run;
       const end = Math.min(hi, r.first + r.count);
       for (let k = r.start + (index - r.first); index < end; index++, k++) {
         const data = r.buf.subarray(r.offs[k], r.offs[k + 1]);
-        size += data.byteLength;
-        if (maxBytes !== undefined && size > maxBytes && out.length > 0) return out;
+        size += data.length;
+        if (maxBytes !== undefined && size > maxBytes && out.length > 0) break scan;
         out.push({ index, term: r.terms[k] as Term, type: r.types[k] as EntryType, data });
       }
+    }
+    // Copies (into one new buffer), not views: a chunk is reused once its runs are discarded.
+    let total = 0;
+    for (const e of out) total += e.data.length;
+    const copy = new Uint8Array(total);
+    let off = 0;
+    for (let i = 0; i < out.length; i++) {
+      const e = out[i] as Entry;
+      copy.set(e.data, off);
+      out[i] = { ...e, data: copy.subarray(off, off + e.data.length) };
+      off += e.data.length;
     }
     return out;
   }
@@ -144,10 +160,7 @@ export class MemoryLogStorage implements LogStorage {
     if (write.snapshot !== undefined) {
       const s = write.snapshot;
       if (plan.keepSuffix) this.#dropThrough(s.meta.index);
-      else {
-        this.#runs = [];
-        this.#count = 0;
-      }
+      else this.#dropAll();
       this.#firstIndex = s.meta.index + 1;
       this.#snapshot = {
         meta: {
@@ -166,21 +179,29 @@ export class MemoryLogStorage implements LogStorage {
       // types in typed arrays. Entry objects are built only when read (rarely: the core keeps
       // its log in memory), so the storage adds no per-entry objects for the GC to trace, and
       // no per-entry off-heap buffers (BENCHMARKS.md).
+      // NB: the four columns are views of one region of a chunk (terms first, for their 8-byte
+      // alignment), and chunks are reused once the entries stored there are discarded: a new
+      // (zero-filled) backing store per write cost more than the copy itself.
       const n = ents.length - plan.appendFrom;
-      const terms = new Float64Array(n);
-      const types = new Uint8Array(n);
-      const offs = new Uint32Array(n + 1);
       let total = 0;
+      for (let k = 0; k < n; k++) total += ents[plan.appendFrom + k]!.data.length; // NB: entrySize
+      const at = this.#reserve(13 * n + 4 + total);
+      const chunk = this.#chunk as Chunk;
+      const mem = chunk.mem;
+      const terms = new Float64Array(mem, at, n);
+      const offs = new Uint32Array(mem, at + 8 * n, n + 1);
+      const types = new Uint8Array(mem, at + 12 * n + 4, n);
+      const buf = new Uint8Array(mem, at + 13 * n + 4, total);
+      let off = 0;
       for (let k = 0; k < n; k++) {
         const e = ents[plan.appendFrom + k]!;
         terms[k] = e.term;
         types[k] = e.type;
-        offs[k] = total;
-        total += e.data.byteLength;
+        offs[k] = off;
+        buf.set(e.data, off);
+        off += e.data.length;
       }
-      offs[n] = total;
-      const buf = new Uint8Array(total);
-      for (let k = 0; k < n; k++) buf.set(ents[plan.appendFrom + k]!.data, offs[k]);
+      offs[n] = off;
       this.#runs.push({
         first: ents[plan.appendFrom]!.index,
         count: n,
@@ -189,7 +210,9 @@ export class MemoryLogStorage implements LogStorage {
         types,
         offs,
         buf,
+        chunk,
       });
+      chunk.runs++;
       this.#count += n;
     }
     if (write.hardState !== undefined) {
@@ -233,6 +256,49 @@ export class MemoryLogStorage implements LogStorage {
    */
   async close(): Promise<void> {}
 
+  /** Forgets every stored entry. */
+  #dropAll(): void {
+    for (const r of this.#runs) this.#release(r);
+    this.#runs = [];
+    this.#count = 0;
+  }
+
+  /** A run is no longer stored: its chunk may be reused once no other run is stored there. */
+  #release(r: Run): void {
+    const c = r.chunk;
+    c.runs--;
+    if (c.runs === 0 && c !== this.#chunk && this.#spare.length < SPARE_CHUNKS) {
+      this.#spare.push(c);
+    }
+  }
+
+  /**
+   * Reserves `bytes` for a new run and returns their offset (8-byte aligned) in `#chunk`,
+   * moving to a spare or new chunk when the current one is full. New chunks double from
+   * `CHUNK_MIN` to `CHUNK_MAX` bytes (or the size of the write), so a small log stays small.
+   */
+  #reserve(bytes: number): number {
+    let c = this.#chunk;
+    // Nothing is stored in the current chunk any more: start it over.
+    let at = c !== null && c.runs === 0 ? 0 : this.#chunkUsed;
+    if (c === null || at + bytes > c.mem.byteLength) {
+      const old = c;
+      const i = this.#spare.findIndex((s) => s.mem.byteLength >= bytes);
+      if (i >= 0) c = this.#spare.splice(i, 1)[0] as Chunk;
+      else {
+        const size = Math.min(CHUNK_MAX, 2 * (old?.mem.byteLength ?? CHUNK_MIN / 2));
+        c = { mem: new ArrayBuffer(Math.max(size, bytes)), runs: 0 };
+      }
+      this.#chunk = c;
+      if (old !== null && old.runs === 0 && this.#spare.length < SPARE_CHUNKS) {
+        this.#spare.push(old);
+      }
+      at = 0;
+    }
+    this.#chunkUsed = at + Math.ceil(bytes / 8) * 8;
+    return at;
+  }
+
   #lastIndex(): Index {
     return this.#firstIndex + this.#count - 1;
   }
@@ -263,13 +329,14 @@ export class MemoryLogStorage implements LogStorage {
   #truncateFrom(index: Index): void {
     if (index > this.#lastIndex()) return;
     if (index <= this.#firstIndex) {
-      this.#runs = [];
-      this.#count = 0;
+      this.#dropAll();
       return;
     }
     const j = this.#runAt(index);
     const r = this.#runs[j] as Run;
-    this.#runs.length = index === r.first ? j : j + 1;
+    const keep = index === r.first ? j : j + 1;
+    for (let i = keep; i < this.#runs.length; i++) this.#release(this.#runs[i] as Run);
+    this.#runs.length = keep;
     if (index > r.first) r.count = index - r.first;
     this.#count = index - this.#firstIndex;
   }
@@ -278,11 +345,11 @@ export class MemoryLogStorage implements LogStorage {
   #dropThrough(index: Index): void {
     if (index < this.#firstIndex) return;
     if (index >= this.#lastIndex()) {
-      this.#runs = [];
-      this.#count = 0;
+      this.#dropAll();
       return;
     }
     const j = this.#runAt(index + 1);
+    for (let i = 0; i < j; i++) this.#release(this.#runs[i] as Run);
     const r = this.#runs[j] as Run;
     const cut = index + 1 - r.first;
     r.first += cut;
@@ -291,6 +358,18 @@ export class MemoryLogStorage implements LogStorage {
     this.#runs = this.#runs.slice(j);
     this.#count = this.#lastIndex() - index;
   }
+}
+
+/** Bounds of a new chunk's size, in bytes (see `#reserve`). */
+const CHUNK_MIN = 16 * 1024;
+const CHUNK_MAX = 256 * 1024;
+/** Spare chunks kept for reuse: 16 MiB at most, and never more than the log once held. */
+const SPARE_CHUNKS = 64;
+
+/** Memory that runs are carved from, with the number of stored runs in it. */
+interface Chunk {
+  readonly mem: ArrayBuffer;
+  runs: number;
 }
 
 /** The entries of one write (see {@link MemoryLogStorage.save}). */
@@ -306,6 +385,8 @@ interface Run {
   /** Entry at position k: `buf[offs[k], offs[k + 1])`. */
   readonly offs: Uint32Array;
   readonly buf: Uint8Array;
+  /** The chunk the arrays above are views of. */
+  readonly chunk: Chunk;
 }
 
 /** How {@link planWrite} says a valid write applies. */
