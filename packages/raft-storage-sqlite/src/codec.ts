@@ -37,8 +37,7 @@ export interface EncodedEntries {
 /** `encodeEntries` copies `entries[from…]` into records (one allocation for the whole batch). */
 export function encodeEntries(entries: readonly Entry[], from: number): EncodedEntries {
   let total = 0;
-  for (let i = from; i < entries.length; i++)
-    total += ENTRY_HEADER_BYTES + entries[i]!.data.byteLength;
+  for (let i = from; i < entries.length; i++) total += ENTRY_HEADER_BYTES + entries[i]!.data.length;
   const buf = new Uint8Array(total);
   const view = new DataView(buf.buffer);
   const offsets: number[] = [];
@@ -46,7 +45,7 @@ export function encodeEntries(entries: readonly Entry[], from: number): EncodedE
   let off = 0;
   for (let i = from; i < entries.length; i++) {
     const e = entries[i]!;
-    const len = e.data.byteLength;
+    const len = e.data.length;
     const data = buf.subarray(off + ENTRY_HEADER_BYTES, off + ENTRY_HEADER_BYTES + len);
     data.set(e.data);
     view.setUint32(off, len, true);
@@ -79,14 +78,15 @@ export function decodeEntries(
   lo: Index = first,
   hi: Index = first + count,
 ): number | string {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const end = buf.length;
+  const view = new DataView(buf.buffer, buf.byteOffset, end);
   let off = 0;
   for (let i = 0; i < count; i++) {
     const index = first + i;
-    if (off + ENTRY_HEADER_BYTES > buf.byteLength) return `log entry ${index} is truncated`;
+    if (off + ENTRY_HEADER_BYTES > end) return `log entry ${index} is truncated`;
     const len = view.getUint32(off, true);
     const start = off + ENTRY_HEADER_BYTES;
-    if (start + len > buf.byteLength) return `log entry ${index} is truncated`;
+    if (start + len > end) return `log entry ${index} is truncated`;
     off = start + len;
     if (index < lo || index >= hi) continue;
     const crc = view.getUint32(start - 16, true);
@@ -101,8 +101,7 @@ export function decodeEntries(
     out.push({ index, term, type: type as EntryType, data });
     bytes = size;
   }
-  if (off !== buf.byteLength)
-    return `log entries ${first}…${first + count - 1} have trailing bytes`;
+  if (off !== end) return `log entries ${first}…${first + count - 1} have trailing bytes`;
   return bytes;
 }
 

@@ -1,5 +1,9 @@
 import type { Entry, Index } from 'raft-core';
 
+// NB: `data.length`, not `data.byteLength` (the same for a Uint8Array): on Node 20 the optimizing
+// compiler inlines a typed array's `length` but calls out for `byteLength`, several times slower
+// in these per-entry loops.
+
 /**
  * `TailCache` keeps the newest log entries in memory so reads of recently written entries do not
  * touch SQLite.
@@ -42,7 +46,7 @@ export class TailCache {
     else this.#truncate(start - this.#first);
     for (const e of entries) {
       this.#entries.push(e);
-      this.#bytes += e.data.byteLength;
+      this.#bytes += e.data.length;
     }
     this.#trim();
   }
@@ -51,7 +55,7 @@ export class TailCache {
   dropThrough(index: Index): void {
     const n = Math.min(this.#entries.length, index + 1 - this.#first);
     if (n <= 0) return;
-    for (let i = 0; i < n; i++) this.#bytes -= this.#entries[i]!.data.byteLength;
+    for (let i = 0; i < n; i++) this.#bytes -= this.#entries[i]!.data.length;
     this.#entries.splice(0, n);
     this.#first += n;
   }
@@ -69,7 +73,7 @@ export class TailCache {
   read(lo: Index, hi: Index, maxBytes: number, out: Entry[], bytes: number): number {
     for (let i = lo - this.#first; i < hi - this.#first; i++) {
       const e = this.#entries[i]!;
-      const size = bytes + e.data.byteLength;
+      const size = bytes + e.data.length;
       if (out.length > 0 && size > maxBytes) return -1;
       out.push(e);
       bytes = size;
@@ -84,8 +88,7 @@ export class TailCache {
   }
 
   #truncate(keep: number): void {
-    for (let i = keep; i < this.#entries.length; i++)
-      this.#bytes -= this.#entries[i]!.data.byteLength;
+    for (let i = keep; i < this.#entries.length; i++) this.#bytes -= this.#entries[i]!.data.length;
     this.#entries.length = keep;
   }
 
@@ -94,7 +97,7 @@ export class TailCache {
     let bytes = this.#bytes;
     const len = this.#entries.length;
     while (n < len && (len - n > this.#maxEntries || bytes > this.#maxBytes)) {
-      bytes -= this.#entries[n]!.data.byteLength;
+      bytes -= this.#entries[n]!.data.length;
       n++;
     }
     if (n === 0) return;
