@@ -253,6 +253,28 @@ describe('creating and opening', () => {
 });
 
 describe('compaction behind a snapshot', () => {
+  /** Saves a snapshot at `index` (term 1, a one-voter configuration) and no entries. */
+  const snapshotAt = (s: SqliteLogStorage, index: number, sync: boolean) =>
+    s.save(
+      {
+        snapshot: {
+          meta: {
+            index,
+            term: 1,
+            confState: {
+              voters: ['n1'],
+              learners: [],
+              votersOutgoing: [],
+              learnersNext: [],
+              autoLeave: false,
+            },
+          },
+          data: new Uint8Array(10),
+        },
+        entries: [],
+      },
+      sync,
+    );
   /** How many entries the rows that end below `below` hold. */
   const countRows = (path: string, below: number) =>
     raw(
@@ -272,20 +294,7 @@ describe('compaction behind a snapshot', () => {
     // 50 saves of 100 entries: 50 rows.
     for (let i = 0; i < 50; i++)
       await s.save({ entries: makeEntries(1 + 100 * i, 100, 1, 1, 20) }, i === 49);
-    const conf = {
-      voters: ['n1'],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    };
-    await s.save(
-      {
-        snapshot: { meta: { index: 4500, term: 1, confState: conf }, data: new Uint8Array(10) },
-        entries: [],
-      },
-      true,
-    );
+    await snapshotAt(s, 4500, true);
     // Appends interleave with the background batches.
     for (let i = 0; i < 10; i++)
       await s.save({ entries: makeEntries(5001 + i, 1, 1, 1, 20) }, true);
@@ -302,21 +311,8 @@ describe('compaction behind a snapshot', () => {
     const s = await SqliteLogStorage.open(options);
     // Three saves of 10: rows [1, 10], [11, 20], [21, 30].
     for (let i = 0; i < 3; i++) await s.save({ entries: makeEntries(1 + 10 * i, 10, 1, 4) }, true);
-    const conf = {
-      voters: ['n1'],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    };
     // A snapshot at 25 whose term matches: entries 26..30 stay in the log.
-    await s.save(
-      {
-        snapshot: { meta: { index: 25, term: 1, confState: conf }, data: new Uint8Array(3) },
-        entries: [],
-      },
-      true,
-    );
+    await snapshotAt(s, 25, true);
     await s.compact(25);
     expect(await s.entries(26, 31)).toEqual(makeEntries(26, 5, 1, 4));
     await s.close();
@@ -334,22 +330,9 @@ describe('compaction behind a snapshot', () => {
     // 200 saves of 10 entries: 200 rows, one per batch of the compaction.
     for (let i = 0; i < 200; i++)
       await s.save({ entries: makeEntries(1 + 10 * i, 10, 1, 1, 20) }, i === 199);
-    const conf = {
-      voters: ['n1'],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    };
-    await s.save(
-      {
-        snapshot: { meta: { index: 2000, term: 1, confState: conf }, data: new Uint8Array(0) },
-        entries: [],
-      },
-      // NB: unsynced, so that close() follows the commit at once: a synced save waits for an
-      // fdatasync off the event loop, time in which the background deletion could finish.
-      false,
-    );
+    // NB: unsynced, so that close() follows the commit at once: a synced save waits for an
+    // fdatasync off the event loop, time in which the background deletion could finish.
+    await snapshotAt(s, 2000, false);
     await s.close();
     expect(countRows(path, 2001)).toBeGreaterThan(0);
     const again = await SqliteLogStorage.open(options);
