@@ -38,6 +38,23 @@ export function transferLeadership(raft: Raft, to: NodeId): void {
   else replication.sendAppend(raft, to, true);
 }
 
+/**
+ * The voter (not `raft` itself) with the longest log match, if it holds at least the entry at
+ * `atLeast`; ties go to the smallest id, so that the choice is deterministic.
+ */
+function handoverTarget(raft: Raft, atLeast: Index): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = atLeast - 1;
+  for (const [id, pr] of raft.tracker.progress) {
+    if (id === raft.id || !raft.tracker.isVoter(id)) continue;
+    if (pr.match > bestMatch || (pr.match === bestMatch && best !== null && id < best)) {
+      best = id;
+      bestMatch = pr.match;
+    }
+  }
+  return best;
+}
+
 export function sendTimeoutNow(raft: Raft, to: NodeId): void {
   raft.timeoutNowSent = true;
   raft.send({ type: 'MsgTimeoutNow', from: raft.id, to, term: raft.term }, false);
@@ -119,7 +136,14 @@ export function applyConfChange(raft: Raft, cc: ConfChange, index?: Index): Conf
   if (raft.role === 'leader') {
     if (!raft.tracker.isVoter(raft.id)) {
       // Thesis §4.2.2: a leader removed from the configuration steps down once it is committed.
-      raft.logger.info(`${raft.id} steps down: no longer a voter`);
+      // It hands over first (§3.10): the voter of the new configuration with the longest match
+      // is told to campaign at once, so the cluster need not wait an election timeout for a
+      // leader. Only a liveness aid: if that voter cannot win, the next timeout elects one.
+      const heir = handoverTarget(raft, index ?? raft.log.committed);
+      raft.logger.info(
+        `${raft.id} steps down: no longer a voter${heir === null ? '' : `; hands over to ${heir}`}`,
+      );
+      if (heir !== null) sendTimeoutNow(raft, heir);
       raft.becomeFollower(raft.term, null);
       return cs;
     }

@@ -270,7 +270,10 @@ describe('membership changes (thesis §4)', () => {
       expect(cs).toEqual(simple(rest));
       // Applying its own removal made it a follower at once (thesis §4.2.2).
       expect(raft(c, old).role).toBe('follower');
-      const next = await c.waitForLeader(rest);
+      // It handed over (MsgTimeoutNow to the best-matched voter): a leader within 100 ms of
+      // simulated time, which no follower's own timeout (300–600 ms here, less the time since
+      // the last heartbeat, at most 100 ms) can reach.
+      const next = await c.waitForLeader(rest, 100);
       expect(rest).toContain(next);
       await c.one(put(rng, 10), 2, true);
       for (const id of rest) {
