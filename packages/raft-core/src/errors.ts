@@ -50,8 +50,11 @@ export class RaftError extends Error {
 export class NotLeaderError extends RaftError {
   /** The node this node believes is the leader, or null if it knows none. */
   readonly leaderHint: NodeId | null;
-  constructor(leaderHint: NodeId | null) {
-    super('NotLeader', `not the leader${leaderHint === null ? '' : ` (leader is ${leaderHint})`}`);
+  constructor(leaderHint: NodeId | null, why?: string) {
+    super(
+      'NotLeader',
+      `not the leader${leaderHint === null ? '' : ` (leader is ${leaderHint})`}${why === undefined ? '' : `: ${why}`}`,
+    );
     this.name = 'NotLeaderError';
     this.leaderHint = leaderHint;
   }

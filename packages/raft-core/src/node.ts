@@ -3,7 +3,7 @@ import { ProposalTracker } from './driver/proposals.js';
 import { rateLimitedLogger } from './driver/rate-limited-logger.js';
 import { ReadTracker } from './driver/reads.js';
 import { TransferTracker } from './driver/transfers.js';
-import { FatalError, RaftError } from './errors.js';
+import { FatalError, NotLeaderError, RaftError } from './errors.js';
 import { type Logger, noopLogger } from './logger.js';
 import type {
   Clock,
@@ -360,10 +360,17 @@ export class RaftNode<R = unknown> {
    * write that completed (anywhere) before `read()` was called is applied here (ReadIndex,
    * thesis §6.4). Works on followers too. Concurrent calls share one round.
    * Rejects with `NotLeaderError` (no leader known, or leadership lost — safe to retry) or
-   * `RaftError('Timeout')`.
+   * `RaftError('Timeout')`. A node outside its own configuration (removed, or added but not yet
+   * told so) rejects at once with `NotLeaderError`: no leader answers it, so waiting would only
+   * run out the timeout.
    */
   read(): Promise<void> {
     if (this.stopped) return Promise.reject(this.stoppedError());
+    if (!this.raw.raft.tracker.progress.has(this.id)) {
+      return Promise.reject(
+        new NotLeaderError(null, `${this.id} is not a member of its configuration`),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
       const ctx = this.reads.add(this.ticks + this.readTimeoutTicks, resolve, reject);
       // Every read() of this turn joins the batch; it is submitted once the turn's code ran.

@@ -279,6 +279,15 @@ describe('membership changes (thesis §4)', () => {
       for (const id of rest) {
         expect(await c.runUntil(() => conf(c, id).voters.join() === rest.join(), 1000)).toBe(true);
       }
+      // A read on the removed node fails at once (no leader will ever answer it), instead of
+      // running out its timeout; on a member it still succeeds.
+      const t0 = c.now;
+      const removedRead = await settle(c, c.node(old).read(), 5 * ELECTION_TIMEOUT);
+      expect(removedRead.ok).toBe(false);
+      expect(c.now - t0).toBeLessThan(50);
+      expect(RaftError.isInstance(removedRead.ok ? null : removedRead.error)).toBe(true);
+      expect((removedRead as { error: RaftError }).error.code).toBe('NotLeader');
+      await expectOk(c, c.node(next).read());
       // The removed node never campaigns again, and the cluster keeps working without it.
       const campaigned = await c.runUntil(
         () => raft(c, old).role !== 'follower',
