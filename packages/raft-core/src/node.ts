@@ -360,13 +360,15 @@ export class RaftNode<R = unknown> {
    * write that completed (anywhere) before `read()` was called is applied here (ReadIndex,
    * thesis §6.4). Works on followers too. Concurrent calls share one round.
    * Rejects with `NotLeaderError` (no leader known, or leadership lost — safe to retry) or
-   * `RaftError('Timeout')`. A node outside its own configuration (removed, or added but not yet
-   * told so) rejects at once with `NotLeaderError`: no leader answers it, so waiting would only
-   * run out the timeout.
+   * `RaftError('Timeout')`. A node that its own configuration leaves out (it was removed)
+   * rejects at once with `NotLeaderError`: no leader answers it, so waiting would only run out
+   * the timeout. A new node that knows no configuration yet waits as usual (it may be catching
+   * up to the one that adds it).
    */
   read(): Promise<void> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    if (!this.raw.raft.tracker.progress.has(this.id)) {
+    const members = this.raw.raft.tracker.progress;
+    if (members.size > 0 && !members.has(this.id)) {
       return Promise.reject(
         new NotLeaderError(null, `${this.id} is not a member of its configuration`),
       );
