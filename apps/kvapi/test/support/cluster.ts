@@ -18,15 +18,24 @@ export function kvapiCommand(args: readonly string[]): string[] {
   return ['--conditions=@tsraft/source', '--import', 'tsx', 'src/main.ts', ...args];
 }
 
+/**
+ * A free TCP port on 127.0.0.1, picked at random below the kernel's ephemeral range (Linux:
+ * 32768–60999). A port from `listen(0)` lies in that range, where any other process's `listen(0)`
+ * or outgoing connection may take it between this check and the node's own bind (seen in CI as
+ * EADDRINUSE); below it, only another picker like this one can collide.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
 }
 
