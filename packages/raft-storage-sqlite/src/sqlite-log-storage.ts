@@ -193,11 +193,16 @@ export class SqliteLogStorage implements LogStorage {
       }
     }
     const checkpointPages = options.checkpointPages ?? 128;
-    if (!Number.isSafeInteger(checkpointPages) || checkpointPages < 1) {
-      throw new RaftError(
-        'InvalidArgument',
-        `SqliteLogStorage.open: checkpointPages must be an integer ≥ 1 (got ${String(checkpointPages)})`,
-      );
+    for (const [k, v] of [
+      ['checkpointPages', checkpointPages],
+      ['logRunBytes', options.logRunBytes ?? RUN_BYTES],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw new RaftError(
+          'InvalidArgument',
+          `SqliteLogStorage.open: ${k} must be an integer ≥ 1 (got ${String(v)})`,
+        );
+      }
     }
     const path = resolve(options.path);
     const synchronous = options.synchronous ?? 'full';
@@ -229,7 +234,7 @@ export class SqliteLogStorage implements LogStorage {
     this.#synchronous = synchronous;
     this.#chunkBytes = Math.max(1, options.snapshotChunkBytes ?? 1024 * 1024);
     this.#batchRows = Math.max(1, options.compactionBatchRows ?? 1000);
-    this.#runBytes = Math.max(1, options.logRunBytes ?? RUN_BYTES);
+    this.#runBytes = options.logRunBytes ?? RUN_BYTES; // validated in open()
     const cacheEntries = Math.max(0, options.tailCacheEntries ?? 4096);
     this.#verifiedTail = Math.max(MIN_VERIFIED_TAIL, cacheEntries);
     this.#cache = new TailCache(cacheEntries, options.tailCacheBytes ?? 4 * 1024 * 1024, 1);

@@ -220,7 +220,7 @@ describe('creating and opening', () => {
     await expectStorageError(s.save({ entries: makeEntries(1, 2, 1, 0) }, true), 'Closed');
   });
 
-  it('checkpointPages bounds the WAL (default 128); a bad value is refused', async () => {
+  it('checkpointPages bounds the WAL (default 128); a bad checkpointPages or logRunBytes is refused', async () => {
     /** Saves 4 MB in 10 KB saves; returns the WAL's size (it grows to what a checkpoint allows). */
     const walAfterLoad = async (extra: Partial<SqliteLogStorageOptions>) => {
       const { options, path } = await fresh(extra);
@@ -235,10 +235,14 @@ describe('creating and opening', () => {
     expect(dflt).toBeLessThan(1024 * 1024);
     expect(await walAfterLoad({ checkpointPages: 1000 })).toBeGreaterThan(2 * 1024 * 1024);
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      const { options } = await fresh({ checkpointPages: bad });
-      await expect(SqliteLogStorage.open(options)).rejects.toMatchObject({
-        code: 'InvalidArgument',
-      });
+      for (const key of ['checkpointPages', 'logRunBytes'] as const) {
+        const { options, path } = await fresh({ [key]: bad });
+        await expect(SqliteLogStorage.open(options)).rejects.toMatchObject({
+          code: 'InvalidArgument',
+          message: expect.stringContaining(key),
+        });
+        expect(existsSync(path), 'nothing is created for a refused open').toBe(false);
+      }
     }
   });
 
